@@ -1,0 +1,34 @@
+// duo::Error: the one exception type for problems a user can cause (a bad file, config or
+// argument). Its message names the file or key and the problem; programs print it and exit 1.
+#pragma once
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace duo {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  // "<path>: <problem>"
+  Error(const std::filesystem::path& path, const std::string& problem);
+};
+
+// Runs a program's body, turning any exception into "<program>: error: <message>" and exit 1.
+template <typename Body>
+int run_main(const char* program, Body&& body);
+
+}  // namespace duo
+
+#include <iostream>
+namespace duo {
+template <typename Body>
+int run_main(const char* program, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}
+}  // namespace duo
