@@ -1,0 +1,51 @@
+#include "checkpointed_layer.h"
+
+#include <torch/autograd.h>
+
+namespace duo {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  // Runs without autograd recording (Function::forward always does): nothing of the layer's
+  // inside is kept.
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor gates,
+                            const LlamaModel* model, int64_t layer, Attention* attn) {
+    ctx->saved_data["hidden"] = hidden;
+    ctx->saved_data["gates"] = gates;  // the leaf itself, so the recomputed graph reaches it
+    ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
+    ctx->saved_data["attn"] = reinterpret_cast<int64_t>(attn);
+    ctx->saved_data["layer"] = layer;
+    return model->layer_forward(static_cast<int>(layer), hidden, 0, *attn);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    auto* model = reinterpret_cast<const LlamaModel*>(ctx->saved_data["model"].toInt());
+    auto* attn = reinterpret_cast<Attention*>(ctx->saved_data["attn"].toInt());
+    auto layer = static_cast<int>(ctx->saved_data["layer"].toInt());
+    auto hidden = ctx->saved_data["hidden"].toTensor().detach().requires_grad_(true);
+    auto gates = ctx->saved_data["gates"].toTensor();
+    at::Tensor out;
+    {
+      torch::autograd::AutoGradMode grad_on(true);
+      out = model->layer_forward(layer, hidden, 0, *attn);
+    }
+    variable_list inputs{hidden};
+    if (gates.requires_grad()) inputs.push_back(gates);
+    auto grads = torch::autograd::grad({out}, inputs, {grad_out[0]}, /*retain_graph=*/false,
+                                       /*create_graph=*/false, /*allow_unused=*/true);
+    at::Tensor grad_gates = gates.requires_grad() ? grads[1] : at::Tensor();
+    return {grads[0], grad_gates, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor checkpointed_layer(const LlamaModel& model, int layer, const at::Tensor& hidden,
+                              Attention& attn, const at::Tensor& gates) {
+  return CheckpointedLayer::apply(hidden, gates, &model, static_cast<int64_t>(layer), &attn);
+}
+
+}  // namespace duo

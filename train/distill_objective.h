@@ -1,0 +1,33 @@
+// The gate-training objective of one sample:
+//   distill = Σ_{answer positions} mean_hidden((h_full − h_gated)²) / #answer positions
+//   reg     = mean |α|
+//   total   = distill + reg_weight · reg
+// h_full: final hidden states (after the final norm) of the frozen model with full attention;
+// h_gated: the same with GatedAttention. Only the gated pass records autograd.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "gated_attention.h"
+#include "model/llama.h"
+
+namespace duo {
+
+struct ObjectiveOptions {
+  StreamingWindow window;
+  GateMode mode = GateMode::kPaper;
+  bool activation_checkpointing = false;
+  double reg_weight = 0.05;
+};
+
+struct Objective {
+  at::Tensor total, distill, reg;  // scalars; total carries the graph to the gates
+  int64_t answer_tokens = 0;
+};
+
+// ids: [1, T] token ids; label_mask: [1, T] bool, true on the supervised (answer) tokens.
+// gates: [num_layers, num_kv_heads] float32, the trained parameter.
+Objective distill_objective(const LlamaModel& model, const at::Tensor& gates,
+                            const at::Tensor& ids, const at::Tensor& label_mask,
+                            const ObjectiveOptions& options);
+
+}  // namespace duo
