@@ -1,0 +1,135 @@
+// duo::TrainConfig: everything a gate-training run is told, loaded from YAML (configs/*.yaml),
+// validated key by key, overridable with `--set key.path=value`, and written back out whole
+// (to_yaml) so that a run stores exactly what it ran with. Defaults are the DuoAttention
+// reference values (Xiao et al., 2024, and mit-han-lab/duo-attention's training scripts);
+// docs/configuration.md lists every key.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace duo {
+
+enum class Dtype { bf16, fp16, fp32 };
+enum class DeviceChoice { automatic, cpu, cuda };  // "auto" | "cpu" | "cuda"
+enum class HaystackFormat { text, jsonl };
+// paper: the gated path recomputes full attention from its own Q/K/V (the paper's formula).
+// reference: the gated path reuses the frozen reference pass's full-attention output, detached
+// (mit-han-lab/duo-attention's shortcut).
+enum class GateMode { paper, reference };
+// token: an exact sink + recent token mask. block: the reference's block-sparse mask, which
+// rounds sink and recent to whole blocks of block_size tokens.
+enum class StreamingGranularity { token, block };
+
+struct TrainConfig {
+  struct Model {
+    std::string path;  // Hugging Face checkpoint directory; may come from --model instead
+    Dtype dtype = Dtype::bf16;
+    DeviceChoice device = DeviceChoice::automatic;
+    bool random_config = false;  // build the model from path/config.json with random weights
+    uint64_t seed = 42;          // for random weights
+    bool operator==(const Model&) const = default;
+  } model;
+
+  struct Data {
+    std::vector<std::string> haystack;  // text files; empty: the system's KJV Bible text
+    HaystackFormat format = HaystackFormat::text;
+    std::string jsonl_field = "text";
+    std::string tokenizer;  // tokenizer directory; empty: model.path
+    uint64_t seed = 42;     // passkeys, depths and the order of context lengths
+    int64_t num_passkeys = 10;
+    int64_t passkey_words = 32;
+    std::vector<std::string> word_list = default_word_list();
+    double depth_min = 0.05;
+    double depth_max = 0.95;
+    // Depths are drawn without replacement from linspace(depth_min, depth_max, depth_count).
+    int64_t depth_count = 1000;
+    int64_t context_min = 1000;
+    int64_t context_max = 32000;
+    int64_t context_count = 50;
+    bool shuffle = true;  // visit the context lengths in a fresh random order every epoch
+    // The sample is: [BOS] prefix, haystack with needles, suffix, then per passkey
+    // question + answer_prefix, the passkey, separator. A needle is
+    // separator + needle + passkey + separator. "{ordinal}" becomes first, second, ...;
+    // "{index}" becomes 1, 2, ...
+    std::string prefix = "<|im_start|> This is a very long story book: <book> ";
+    std::string suffix = " </book>.\n\n";
+    std::string separator = "\n\n";
+    // "Remeber" is the reference's spelling; the trained gates are calibrated on it.
+    std::string needle = "Remeber this sequence of words, it's the {ordinal} passkey to the vault: ";
+    std::string question = "Based on the content of the book, what is the {ordinal} passkey to the vault?\n";
+    std::string answer_prefix = "Passkey: ";
+    bool operator==(const Data&) const = default;
+    static std::vector<std::string> default_word_list();  // the 26 NATO alphabet words
+  } data;
+
+  struct Gates {
+    double init = 1.0;
+    GateMode mode = GateMode::paper;
+    bool operator==(const Gates&) const = default;
+  } gates;
+
+  struct Streaming {
+    int64_t sink = 128;
+    int64_t recent = 256;
+    StreamingGranularity granularity = StreamingGranularity::block;
+    int64_t block_size = 128;
+    bool operator==(const Streaming&) const = default;
+  } streaming;
+
+  struct Optim {
+    double lr = 0.02;
+    double weight_decay = 0.0;
+    double reg_weight = 0.05;
+    double warmup_frac = 0.2;   // linear warm-up over this fraction of the steps
+    double decay_frac = 0.2;    // linear decay over this last fraction of the steps
+    double min_lr_ratio = 0.1;  // the schedule never goes below min_lr_ratio * lr
+    bool operator==(const Optim&) const = default;
+  } optim;
+
+  struct Run {
+    int64_t steps = 2000;
+    int64_t batch = 1;
+    int64_t checkpoint_every = 50;
+    int64_t log_every = 10;
+    bool activation_checkpointing = true;
+    std::string out = "runs/duo";
+    bool operator==(const Run&) const = default;
+  } run;
+
+  bool operator==(const TrainConfig&) const = default;
+
+  // Reads a YAML file: keys it omits keep their defaults. Throws duo::Error naming the file,
+  // the line, the key path and what was expected, for unknown keys, wrong types, values out
+  // of range and inconsistent combinations.
+  static TrainConfig load(const std::filesystem::path& file);
+  // The same from YAML text; `source` names it in errors.
+  static TrainConfig parse(std::string_view yaml, const std::string& source);
+
+  // "optim.lr=0.01": sets one key with the same checks as a file (the value is YAML; for a
+  // text key, an unquoted value is taken literally). Cross-key checks are left to validate(),
+  // so that several overrides can change related keys; apply_overrides runs both.
+  void apply_override(std::string_view assignment);
+  void apply_overrides(const std::vector<std::string>& assignments);
+  // Checks between keys (depth_min <= depth_max, ...). Throws duo::Error.
+  void validate() const;
+
+  // Every key, defaults filled in; parse(to_yaml()) gives back an equal config.
+  std::string to_yaml() const;
+
+  // data.tokenizer, or model.path when that is empty.
+  std::filesystem::path tokenizer_dir() const;
+
+ private:
+  void validate_as(const std::string& source) const;
+};
+
+std::string_view to_string(Dtype);
+std::string_view to_string(DeviceChoice);
+std::string_view to_string(HaystackFormat);
+std::string_view to_string(GateMode);
+std::string_view to_string(StreamingGranularity);
+
+}  // namespace duo
