@@ -1,0 +1,38 @@
+// A compiled PCRE2 pattern (UTF, Unicode properties, JIT) standing in for the Oniguruma
+// regexes of tokenizer.json, with a non-overlapping match iterator over valid UTF-8 text.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace duo {
+
+class Regex {
+ public:
+  // pattern: an Oniguruma regex, or a literal string when literal is true.
+  // Throws duo::Error with PCRE2's message and offset when the pattern does not compile.
+  Regex(std::string_view pattern, bool literal);
+  ~Regex();
+  Regex(Regex&&) noexcept;
+  Regex& operator=(Regex&&) = delete;
+  Regex(const Regex&) = delete;
+
+  struct Match {
+    size_t start, end;
+  };
+  // Appends the non-empty, non-overlapping matches in text, left to right. text must be
+  // valid UTF-8 (the tokenizer validates its input once, so matching skips the check).
+  void find_all(std::string_view text, std::vector<Match>& out) const;
+
+ private:
+  struct Compiled;
+  std::unique_ptr<Compiled> compiled_;
+};
+
+// Rewrites an Oniguruma pattern into PCRE2 syntax where their meanings differ: Oniguruma's \s
+// is the Unicode White_Space property, which includes U+0085; PCRE2's \s (with UCP) does not.
+std::string oniguruma_to_pcre2(std::string_view pattern);
+
+}  // namespace duo
