@@ -1,6 +1,9 @@
 #include "distill_objective.h"
 
+#include <optional>
 #include <stdexcept>
+
+#include <torch/utils.h>
 
 #include "checkpointed_layer.h"
 
@@ -10,17 +13,23 @@ Objective distill_objective(const LlamaModel& model, const at::Tensor& gates,
                             const at::Tensor& ids, const at::Tensor& label_mask,
                             const ObjectiveOptions& options) {
   // The reference pass keeps per-layer full-attention outputs only when the gated pass reuses them.
-  FullAttentionRecorder recorder;
-  FullAttention full;
-  Attention& reference_attention =
-      options.mode == GateMode::kReference ? static_cast<Attention&>(recorder) : full;
+  struct Attentions {
+    FullAttentionRecorder recorder;
+    FullAttention full;
+    std::optional<GatedAttention> gated;
+  };
+  auto attentions = std::make_shared<Attentions>();
+  Attention& reference_attention = options.mode == GateMode::reference
+                                       ? static_cast<Attention&>(attentions->recorder)
+                                       : attentions->full;
   at::Tensor reference_hidden;
   {
-    at::NoGradGuard no_grad;
+    torch::NoGradGuard no_grad;
     reference_hidden = model.forward(ids, reference_attention, 0, /*logits=*/false).hidden;
   }
 
-  GatedAttention gated(gates, options.window, options.mode, &recorder);
+  GatedAttention& gated =
+      attentions->gated.emplace(gates, options.window, options.mode, &attentions->recorder);
   auto hidden = model.embed(ids);
   for (int layer = 0; layer < model.config().num_hidden_layers; ++layer) {
     hidden = options.activation_checkpointing
@@ -30,6 +39,7 @@ Objective distill_objective(const LlamaModel& model, const at::Tensor& gates,
   hidden = model.final_norm(hidden);
 
   Objective out;
+  out.graph_state = attentions;
   auto mask = label_mask.to(ids.device()).to(at::kBool);
   out.answer_tokens = mask.sum().item<int64_t>();
   if (out.answer_tokens == 0) throw std::invalid_argument("sample has no answer tokens");

@@ -7,6 +7,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <memory>
+
 #include "gated_attention.h"
 #include "model/llama.h"
 
@@ -14,7 +16,7 @@ namespace duo {
 
 struct ObjectiveOptions {
   StreamingWindow window;
-  GateMode mode = GateMode::kPaper;
+  GateMode mode = GateMode::paper;
   bool activation_checkpointing = false;
   double reg_weight = 0.05;
 };
@@ -22,6 +24,9 @@ struct ObjectiveOptions {
 struct Objective {
   at::Tensor total, distill, reg;  // scalars; total carries the graph to the gates
   int64_t answer_tokens = 0;
+  // The attention objects the graph calls back into when activation checkpointing recomputes
+  // a layer: they must live until total.backward() has run.
+  std::shared_ptr<const void> graph_state;
 };
 
 // ids: [1, T] token ids; label_mask: [1, T] bool, true on the supervised (answer) tokens.

@@ -4,16 +4,14 @@
 
 namespace duo {
 
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& mask) {
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& mask) {
   bool gqa = q.size(1) != k.size(1);
-  if (mask.defined())
-    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, std::nullopt, gqa);
-  return at::scaled_dot_product_attention(q, k, v, {}, 0.0, true, std::nullopt, gqa);
+  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, std::nullopt, gqa);
 }
 
 at::Tensor FullAttentionRecorder::forward(const AttentionInput& in) {
-  auto out = attend(in.q, in.k, in.v, {});
+  auto out = causal_attention(in.q, in.k, in.v);
   if (static_cast<int>(outputs_.size()) <= in.layer) outputs_.resize(in.layer + 1);
   outputs_[in.layer] = out.detach();
   return out;
@@ -28,8 +26,8 @@ const at::Tensor& FullAttentionRecorder::output(int layer) const {
 GatedAttention::GatedAttention(at::Tensor gates, StreamingWindow window, GateMode mode,
                                const FullAttentionRecorder* recorder)
     : gates_(std::move(gates)), window_(window), mode_(mode), recorder_(recorder) {
-  if (mode_ == GateMode::kReference && recorder_ == nullptr)
-    throw std::logic_error("GateMode::kReference needs the reference pass's recorder");
+  if (mode_ == GateMode::reference && recorder_ == nullptr)
+    throw std::logic_error("GateMode::reference needs the reference pass's recorder");
 }
 
 const at::Tensor& GatedAttention::mask(int64_t T, at::Device device) {
@@ -44,8 +42,8 @@ at::Tensor GatedAttention::forward(const AttentionInput& in) {
   const int64_t hq = in.q.size(1), hkv = in.k.size(1), T = in.q.size(2);
   // [Hkv] -> [1, Hq, 1, 1]: each query head takes its KV head's gate.
   auto alpha = gates_[in.layer].repeat_interleave(hq / hkv).view({1, hq, 1, 1}).to(in.q.scalar_type());
-  auto streaming = attend(in.q, in.k, in.v, mask(T, in.q.device()));
-  auto full = mode_ == GateMode::kPaper ? attend(in.q, in.k, in.v, {}) : recorder_->output(in.layer);
+  auto streaming = masked_attention(in.q, in.k, in.v, mask(T, in.q.device()));
+  auto full = mode_ == GateMode::paper ? causal_attention(in.q, in.k, in.v) : recorder_->output(in.layer);
   return alpha * full + (1 - alpha) * streaming;
 }
 

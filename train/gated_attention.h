@@ -2,11 +2,11 @@
 //   out = α · full_attention + (1 − α) · streaming_attention
 // per head; a GQA group shares its KV head's gate.
 //
-// Two ways to get full_attention on the gated path:
-//   kPaper     recompute it from the gated path's own q, k, v (the paper's formula);
-//   kReference reuse the frozen reference pass's full-attention output, detached (the reference
+// Two ways to get full_attention on the gated path (GateMode, from the run's config):
+//   paper      recompute it from the gated path's own q, k, v (the paper's formula);
+//   reference  reuse the frozen reference pass's full-attention output, detached (the reference
 //              code's shortcut: cheaper, since the gated path then only runs streaming attention).
-// For kReference the reference pass must run through a FullAttentionRecorder first.
+// For `reference` the reference pass must run through a FullAttentionRecorder first.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -17,9 +17,7 @@
 
 namespace duo {
 
-enum class GateMode { kPaper, kReference };
-
-// Full causal attention that also keeps each layer's output (detached) for kReference.
+// Full causal attention that also keeps each layer's output (detached) for GateMode::reference.
 class FullAttentionRecorder : public Attention {
  public:
   at::Tensor forward(const AttentionInput& in) override;
@@ -33,7 +31,7 @@ class FullAttentionRecorder : public Attention {
 class GatedAttention : public Attention {
  public:
   // gates: [num_layers, num_kv_heads] float tensor (the trained parameter); recorder is
-  // required for GateMode::kReference.
+  // required for GateMode::reference.
   GatedAttention(at::Tensor gates, StreamingWindow window, GateMode mode,
                  const FullAttentionRecorder* recorder = nullptr);
   at::Tensor forward(const AttentionInput& in) override;
@@ -48,8 +46,8 @@ class GatedAttention : public Attention {
   at::Tensor mask_;  // cached for the last sequence length
 };
 
-// Causal attention with an optional boolean mask, KV heads shared across their query group.
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& mask /* undefined: plain causal */);
+// Attention restricted by a boolean [T, T] mask (true = allowed); GQA heads share their KV head.
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& mask);
 
 }  // namespace duo

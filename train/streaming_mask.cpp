@@ -8,7 +8,7 @@ at::Tensor streaming_mask(const StreamingWindow& w, int64_t T, at::Device device
   auto qi = pos.unsqueeze(1);  // [T, 1]
   auto kj = pos.unsqueeze(0);  // [1, T]
   auto causal = kj.le(qi);
-  if (w.granularity == MaskGranularity::kToken) {
+  if (w.granularity == StreamingGranularity::token) {
     return causal.logical_and(kj.lt(w.sink).logical_or((qi - kj).lt(w.recent)));
   }
   auto qb = qi.div(w.block_size, "floor");

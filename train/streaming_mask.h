@@ -8,14 +8,14 @@
 
 #include <cstdint>
 
-namespace duo {
+#include "config.h"
 
-enum class MaskGranularity { kToken, kBlock };
+namespace duo {
 
 struct StreamingWindow {
   int64_t sink = 128;
   int64_t recent = 256;
-  MaskGranularity granularity = MaskGranularity::kToken;
+  StreamingGranularity granularity = StreamingGranularity::token;
   int64_t block_size = 128;
 };
 

@@ -1,0 +1,195 @@
+// Gated attention and the distillation objective, checked against independent computations:
+// a per-query loop for streaming attention, central finite differences for the gates' gradient.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include "model/llama.h"
+#include "train/distill_objective.h"
+#include "train/gated_attention.h"
+#include "train/lr_schedule.h"
+#include "train/streaming_mask.h"
+
+namespace duo {
+namespace {
+
+auto kF64 = at::TensorOptions().dtype(at::kDouble);
+
+// Attention of query i over the keys j the window allows, one query at a time.
+at::Tensor loop_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          const StreamingWindow* window) {
+  const int64_t hq = q.size(1), hkv = k.size(1), T = q.size(2), D = q.size(3);
+  auto out = at::zeros_like(q);
+  for (int64_t h = 0; h < hq; ++h) {
+    int64_t kh = h / (hq / hkv);
+    for (int64_t i = 0; i < T; ++i) {
+      std::vector<int64_t> keys;
+      for (int64_t j = 0; j <= i; ++j) {
+        bool allowed = true;
+        if (window) {
+          if (window->granularity == StreamingGranularity::token) {
+            allowed = j < window->sink || i - j < window->recent;
+          } else {
+            int64_t b = i / window->block_size, c = j / window->block_size;
+            allowed = c < window->sink / window->block_size ||
+                      b - c < window->recent / window->block_size;
+          }
+        }
+        if (allowed) keys.push_back(j);
+      }
+      auto idx = at::tensor(keys, at::kLong);
+      auto kk = k[0][kh].index_select(0, idx), vv = v[0][kh].index_select(0, idx);
+      auto p = at::softmax(at::matmul(kk, q[0][h][i]) / std::sqrt(double(D)), 0);
+      out[0][h][i] = at::matmul(p, vv);
+    }
+  }
+  return out;
+}
+
+struct Qkv {
+  at::Tensor q, k, v;
+};
+Qkv random_qkv(int64_t hq, int64_t hkv, int64_t T, int64_t D, uint64_t seed) {
+  at::manual_seed(seed);
+  return {at::randn({1, hq, T, D}, kF64), at::randn({1, hkv, T, D}, kF64),
+          at::randn({1, hkv, T, D}, kF64)};
+}
+
+TEST(StreamingMask, TokenWindowCountsSinkAndRecent) {
+  StreamingWindow w{3, 4, StreamingGranularity::token, 128};
+  auto m = streaming_mask(w, 20, at::kCPU);
+  // Row i allows every earlier key until the window fills, then sink + recent keys.
+  for (int64_t i = 0; i < 20; ++i)
+    EXPECT_EQ(m[i].sum().item<int64_t>(), std::min<int64_t>(i + 1, 3 + 4)) << "row " << i;
+  EXPECT_TRUE(m[19][0].item<bool>());
+  EXPECT_FALSE(m[19][3].item<bool>());
+  EXPECT_TRUE(m[19][16].item<bool>());
+  EXPECT_FALSE(m[5][6].item<bool>());  // causal
+}
+
+TEST(GatedAttention, EndpointsAreFullAndStreamingAttention) {
+  for (auto granularity : {StreamingGranularity::token, StreamingGranularity::block}) {
+    StreamingWindow w{4, 8, granularity, 4};
+    auto [q, k, v] = random_qkv(4, 2, 37, 8, 1);
+    auto full = loop_attention(q, k, v, nullptr);
+    auto streaming = loop_attention(q, k, v, &w);
+    for (double a : {0.0, 1.0, 0.3}) {
+      auto gates = at::full({1, 2}, a, kF64);
+      GatedAttention attn(gates, w, GateMode::paper);
+      auto out = attn.forward({0, q, k, v, 0});
+      auto expected = a * full + (1 - a) * streaming;
+      EXPECT_LT((out - expected).abs().max().item<double>(), 1e-10) << "alpha " << a;
+    }
+  }
+}
+
+TEST(GatedAttention, GqaGroupSharesItsGate) {
+  StreamingWindow w{2, 4, StreamingGranularity::token, 128};
+  auto [q, k, v] = random_qkv(4, 2, 16, 8, 2);
+  auto full = loop_attention(q, k, v, nullptr);
+  auto streaming = loop_attention(q, k, v, &w);
+  auto gates = at::tensor({1.0, 0.0}, kF64).view({1, 2});
+  GatedAttention attn(gates, w, GateMode::paper);
+  auto out = attn.forward({0, q, k, v, 0});
+  // Query heads 0,1 belong to KV head 0 (full); 2,3 to KV head 1 (streaming).
+  EXPECT_LT((out.slice(1, 0, 2) - full.slice(1, 0, 2)).abs().max().item<double>(), 1e-10);
+  EXPECT_LT((out.slice(1, 2, 4) - streaming.slice(1, 2, 4)).abs().max().item<double>(), 1e-10);
+}
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.architecture = Architecture::Llama;
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.vocab_size = 50;
+  c.rms_norm_eps = 1e-6;
+  c.rope_theta = 10000;
+  c.max_position_embeddings = 256;
+  return c;
+}
+
+struct Problem {
+  LlamaModel model;
+  at::Tensor ids, mask;
+};
+Problem tiny_problem() {
+  auto model = LlamaModel::random(tiny_config(), 7, at::kDouble, at::kCPU);
+  at::manual_seed(3);
+  auto ids = at::randint(0, 50, {1, 40}, at::kLong);
+  auto mask = at::zeros({1, 40}, at::kBool);
+  mask.slice(1, 30, 40).fill_(true);
+  return {std::move(model), ids, mask};
+}
+
+// d loss / d gates by autograd, and by central differences of the same function.
+void check_gradient(GateMode mode, bool checkpointing, StreamingGranularity granularity) {
+  auto [model, ids, mask] = tiny_problem();
+  ObjectiveOptions opt;
+  opt.window = {2, 6, granularity, 2};
+  opt.mode = mode;
+  opt.activation_checkpointing = checkpointing;
+  opt.reg_weight = 0.05;
+  at::manual_seed(11);
+  auto gates = (0.2 + 0.6 * at::rand({2, 2}, kF64)).requires_grad_(true);
+  auto loss = distill_objective(model, gates, ids, mask, opt);
+  loss.total.backward();
+  auto grad = gates.grad().clone();
+  ASSERT_GT(grad.abs().max().item<double>(), 1e-8) << "gradient is zero: the check would be empty";
+
+  const double eps = 1e-6;
+  at::NoGradGuard no_grad;
+  for (int64_t i = 0; i < gates.numel(); ++i) {
+    auto plus = gates.detach().clone(), minus = gates.detach().clone();
+    plus.view(-1)[i] += eps;
+    minus.view(-1)[i] -= eps;
+    double fd = (distill_objective(model, plus, ids, mask, opt).total.item<double>() -
+                 distill_objective(model, minus, ids, mask, opt).total.item<double>()) /
+                (2 * eps);
+    double ad = grad.view(-1)[i].item<double>();
+    EXPECT_NEAR(ad, fd, 1e-6 * std::max(1.0, std::abs(fd))) << "gate " << i;
+  }
+}
+
+TEST(DistillObjective, PaperGradientMatchesFiniteDifferences) {
+  check_gradient(GateMode::paper, false, StreamingGranularity::token);
+}
+TEST(DistillObjective, ReferenceGradientMatchesFiniteDifferences) {
+  check_gradient(GateMode::reference, false, StreamingGranularity::token);
+}
+TEST(DistillObjective, CheckpointedGradientMatchesFiniteDifferences) {
+  check_gradient(GateMode::paper, true, StreamingGranularity::block);
+  check_gradient(GateMode::reference, true, StreamingGranularity::token);
+}
+
+TEST(DistillObjective, AllGatesOneGivesZeroDistillation) {
+  auto [model, ids, mask] = tiny_problem();
+  ObjectiveOptions opt;
+  opt.window = {2, 6, StreamingGranularity::token, 2};
+  auto gates = at::ones({2, 2}, kF64);
+  auto loss = distill_objective(model, gates, ids, mask, opt);
+  EXPECT_LT(loss.distill.item<double>(), 1e-20);
+  EXPECT_DOUBLE_EQ(loss.reg.item<double>(), 1.0);
+  EXPECT_EQ(loss.answer_tokens, 10);
+  // Streaming everywhere must cost something on a 40-token sample with a 2+6 window.
+  auto zero = distill_objective(model, at::zeros({2, 2}, kF64), ids, mask, opt);
+  EXPECT_GT(zero.distill.item<double>(), 1e-8);
+}
+
+TEST(LrSchedule, MatchesTheReferenceLambda) {
+  // The reference: lr * min(1, max((s+1)/(N//5), 0.1), max((N-s)/(N//5), 0.1)), N = 2000.
+  LrSchedule s{0.02, 2000, 0.2, 0.2, 0.1};
+  EXPECT_DOUBLE_EQ(s.at(0), 0.02 * 0.1);        // 1/400 < 0.1: floor
+  EXPECT_DOUBLE_EQ(s.at(99), 0.02 * 0.25);      // 100/400
+  EXPECT_DOUBLE_EQ(s.at(399), 0.02);            // end of warm-up
+  EXPECT_DOUBLE_EQ(s.at(1000), 0.02);           // flat
+  EXPECT_DOUBLE_EQ(s.at(1700), 0.02 * 0.75);    // 300/400
+  EXPECT_DOUBLE_EQ(s.at(1999), 0.02 * 0.1);     // floor
+}
+
+}  // namespace
+}  // namespace duo

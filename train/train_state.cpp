@@ -1,0 +1,59 @@
+#include "train_state.h"
+
+#include <torch/serialize.h>
+
+#include "util/error.h"
+
+namespace duo {
+
+void save_train_state(const std::filesystem::path& path, const TrainState& state,
+                      torch::optim::AdamW& optimizer) {
+  torch::serialize::OutputArchive archive;
+  archive.write("version", torch::tensor(kTrainStateVersion));
+  archive.write("steps_done", torch::tensor(state.steps_done));
+  archive.write("gates", state.gates.detach().cpu());
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  auto tmp = path;
+  tmp += ".tmp";
+  archive.save_to(tmp.string());
+  std::filesystem::rename(tmp, path);
+}
+
+int64_t load_train_state(const std::filesystem::path& path, TrainState& state,
+                         torch::optim::AdamW& optimizer) {
+  if (!std::filesystem::exists(path)) throw Error(path, "no checkpoint to resume from");
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path.string());
+    at::Tensor version, steps, gates;
+    archive.read("version", version);
+    if (version.item<int64_t>() > kTrainStateVersion)
+      throw Error(path, "checkpoint version " + std::to_string(version.item<int64_t>()) +
+                            " is newer than this duo-train understands (" +
+                            std::to_string(kTrainStateVersion) + ")");
+    archive.read("steps_done", steps);
+    archive.read("gates", gates);
+    if (gates.sizes() != state.gates.sizes())
+      throw Error(path, "checkpoint gates have shape " + c10::str(gates.sizes()) +
+                            " but the model needs " + c10::str(state.gates.sizes()));
+    {
+      torch::NoGradGuard no_grad;
+      state.gates.copy_(gates);
+    }
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+    state.steps_done = steps.item<int64_t>();
+    return state.steps_done;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // libtorch's messages carry a C++ backtrace; the first line says what went wrong.
+    std::string what = e.what();
+    throw Error(path, "corrupt or unreadable checkpoint: " + what.substr(0, what.find('\n')));
+  }
+}
+
+}  // namespace duo

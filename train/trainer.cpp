@@ -1,0 +1,203 @@
+#include "trainer.h"
+
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+#include <torch/optim/adamw.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "distill_objective.h"
+#include "history/history_writer.h"
+#include "lr_schedule.h"
+#include "model/llama.h"
+#include "model/model_config.h"
+#include "synth/passkey.h"
+#include "tokenizer/tokenizer.h"
+#include "train_state.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace duo {
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+extern "C" void request_stop(int) { g_stop_requested = true; }
+
+at::Device resolve_device(DeviceChoice choice) {
+  bool cuda = torch::cuda::is_available();
+  if (choice == DeviceChoice::cuda && !cuda)
+    throw Error("model.device is cuda, but no CUDA device is available (use cpu or auto)");
+  return (choice == DeviceChoice::cpu || !cuda) ? at::Device(at::kCPU) : at::Device(at::kCUDA, 0);
+}
+
+at::ScalarType to_scalar_type(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::bf16: return at::kBFloat16;
+    case Dtype::fp16: return at::kHalf;
+    case Dtype::fp32: return at::kFloat;
+  }
+  return at::kFloat;
+}
+
+LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Device device) {
+  const std::filesystem::path dir = config.model.path;
+  if (config.model.random_config) {
+    return LlamaModel::random(load_model_config(dir / "config.json"), config.model.seed, dtype,
+                              device);
+  }
+  return LlamaModel::load(dir, dtype, device);
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw Error(path, "cannot write");
+}
+
+}  // namespace
+
+RunFiles::RunFiles(const std::filesystem::path& out_dir)
+    : dir(out_dir),
+      config(out_dir / "config.yaml"),
+      history(out_dir / "history.h5"),
+      checkpoint(out_dir / "checkpoint.pt") {}
+
+int train(const TrainConfig& config, bool resume) {
+  if (config.model.path.empty())
+    throw Error("model.path is empty: name a checkpoint directory in the config or with --model");
+  RunFiles files(config.run.out);
+  if (!resume && std::filesystem::exists(files.history))
+    throw Error(files.dir, "already holds a run (history.h5); pass --resume to continue it, or "
+                           "choose another --out");
+  std::filesystem::create_directories(files.dir);
+
+  const auto device = resolve_device(config.model.device);
+  const auto dtype = to_scalar_type(config.model.dtype);
+  std::cerr << "duo-train: loading " << config.model.path
+            << (config.model.random_config ? " (random weights)" : "") << " as "
+            << to_string(config.model.dtype) << " on " << device.str() << "\n";
+  const LlamaModel model = load_model(config, dtype, device);
+  const ModelConfig& shape = model.config();
+  const Tokenizer tokenizer = Tokenizer::from_dir(config.tokenizer_dir());
+  const PasskeyGenerator data(tokenizer, config.data);
+
+  auto gates = at::full({shape.num_hidden_layers, shape.num_key_value_heads}, config.gates.init,
+                        at::TensorOptions().dtype(at::kFloat).device(device))
+                   .requires_grad_(true);
+  torch::optim::AdamW optimizer(
+      {gates}, torch::optim::AdamWOptions(config.optim.lr).weight_decay(config.optim.weight_decay));
+  const LrSchedule schedule{config.optim.lr, config.run.steps, config.optim.warmup_frac,
+                            config.optim.decay_frac, config.optim.min_lr_ratio};
+
+  TrainState state{0, gates};
+  HistoryMeta meta;
+  meta.config_yaml = config.to_yaml();
+  meta.model_name = config.model.path;
+  meta.architecture = std::string(architecture_name(shape.architecture));
+  meta.num_layers = static_cast<int>(shape.num_hidden_layers);
+  meta.num_heads = static_cast<int>(shape.num_attention_heads);
+  meta.num_kv_heads = static_cast<int>(shape.num_key_value_heads);
+  meta.head_dim = static_cast<int>(shape.head_dim);
+  meta.sink = static_cast<int>(config.streaming.sink);
+  meta.recent = static_cast<int>(config.streaming.recent);
+
+  double wall_offset = 0;  // seconds the run had already taken before this process
+  std::optional<HistoryWriter> history;
+  if (resume && std::filesystem::exists(files.checkpoint)) {
+    load_train_state(files.checkpoint, state, optimizer);
+    history.emplace(HistoryWriter::resume(files.history, state.steps_done));
+    wall_offset = history->last_wall_time();
+    std::cerr << "duo-train: resuming " << files.dir << " at step " << state.steps_done << "\n";
+  } else {
+    // A run killed before its first checkpoint starts over.
+    std::filesystem::remove(files.history);
+    write_text(files.config, meta.config_yaml);
+    history.emplace(HistoryWriter::create(files.history, meta));
+  }
+
+  ObjectiveOptions objective;
+  objective.window.sink = config.streaming.sink;
+  objective.window.recent = config.streaming.recent;
+  objective.window.granularity = config.streaming.granularity;
+  objective.window.block_size = config.streaming.block_size;
+  objective.mode = config.gates.mode;
+  objective.activation_checkpointing = config.run.activation_checkpointing;
+  objective.reg_weight = config.optim.reg_weight;
+
+  g_stop_requested = false;
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+
+  const int64_t total = config.run.steps;
+  ProgressBar bar("train", total, state.steps_done, "tok", config.run.log_every);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto clamp_gates = [&] {
+    torch::NoGradGuard no_grad;
+    gates.clamp_(0.0, 1.0);
+  };
+  clamp_gates();
+  int64_t step = state.steps_done;
+  for (; step < total && !g_stop_requested; ++step) {
+    const double lr = schedule.at(step);
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+
+    const PasskeySample sample = data.sample(step);
+    auto ids = at::tensor(sample.ids, at::kLong).to(device).unsqueeze(0);
+    auto mask = at::tensor(std::vector<uint8_t>(sample.label_mask.begin(), sample.label_mask.end()),
+                           at::kByte)
+                    .to(device)
+                    .to(at::kBool)
+                    .unsqueeze(0);
+
+    optimizer.zero_grad();
+    Objective loss = distill_objective(model, gates, ids, mask, objective);
+    loss.total.backward();
+    optimizer.step();
+    clamp_gates();  // the reference clamps before every step; the next step sees these values
+
+    StepRecord record;
+    record.step = step;
+    auto g = gates.detach().cpu().contiguous();
+    record.gates.assign(g.data_ptr<float>(), g.data_ptr<float>() + g.numel());
+    record.loss_total = loss.total.item<double>();
+    record.loss_distill = loss.distill.item<double>();
+    record.loss_reg = loss.reg.item<double>();
+    record.lr = lr;
+    record.tokens = ids.size(1);
+    record.wall_time =
+        wall_offset + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    history->append(record);
+
+    const int64_t done = step + 1;
+    if (done % config.run.checkpoint_every == 0 || done == total) {
+      state.steps_done = done;
+      save_train_state(files.checkpoint, state, optimizer);
+    }
+    bar.update(done, ids.size(1),
+               {{"loss", format_number(record.loss_total)},
+                {"distill", format_number(record.loss_distill)},
+                {"reg", format_number(record.loss_reg)},
+                {"lr", format_number(lr, 3)},
+                {"len", std::to_string(ids.size(1))}});
+  }
+  bar.finish();
+
+  if (step < total) {
+    state.steps_done = step;
+    save_train_state(files.checkpoint, state, optimizer);
+    std::cerr << "duo-train: interrupted after step " << step << "; checkpoint saved. Continue with:\n"
+              << "  duo-train --resume --out " << files.dir.string() << "\n";
+    return 130;
+  }
+  std::cerr << "duo-train: done. History: " << files.history.string() << "\n"
+            << "Next: duo-analyze summary " << files.history.string() << "\n";
+  return 0;
+}
+
+}  // namespace duo

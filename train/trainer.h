@@ -1,0 +1,26 @@
+// duo::Trainer: one gate-training run. It freezes the model, gives every (layer, KV head) a gate
+// α, and optimizes the gates on synthetic passkey samples with the distillation objective,
+// writing every step to the gate history and a resumable checkpoint every N steps.
+//
+// A run lives in one output directory:
+//   config.yaml    the resolved configuration (a resumed run reads it back)
+//   history.h5     the gate history (docs/history-schema.md), appended and flushed every step
+//   checkpoint.pt  gates + optimizer state + steps done (train_state.h)
+#pragma once
+#include <filesystem>
+
+#include "config.h"
+
+namespace duo {
+
+struct RunFiles {
+  std::filesystem::path dir, config, history, checkpoint;
+  explicit RunFiles(const std::filesystem::path& out_dir);
+};
+
+// Trains from scratch (resume = false: the directory must not already hold a run) or continues
+// the run stored in config.run.out. Returns the process exit code: 0 when all steps are done,
+// 130 when interrupted by SIGINT/SIGTERM after saving a checkpoint.
+int train(const TrainConfig& config, bool resume);
+
+}  // namespace duo
