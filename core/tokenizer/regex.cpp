@@ -40,17 +40,22 @@ ThreadMatchState& thread_state() {
 }  // namespace
 
 std::string oniguruma_to_pcre2(std::string_view p) {
+  // Oniguruma's \s: exactly the Unicode White_Space characters.
+  constexpr std::string_view kWhiteSpace =
+      "\\t\\n\\x{0b}\\f\\r \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}"
+      "\\x{202f}\\x{205f}\\x{3000}";
   std::string out;
-  out.reserve(p.size() + 16);
+  out.reserve(p.size() + 64);
   int class_depth = 0;
   for (size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (c == '\\' && i + 1 < p.size()) {
       const char e = p[++i];
       if (e == 's') {
-        out += class_depth > 0 ? "\\s\\x{85}" : "[\\s\\x{85}]";
+        if (class_depth > 0) out += kWhiteSpace;
+        else out += "[" + std::string(kWhiteSpace) + "]";
       } else if (e == 'S' && class_depth == 0) {
-        out += "[^\\s\\x{85}]";
+        out += "[^" + std::string(kWhiteSpace) + "]";
       } else {
         out += c;
         out += e;

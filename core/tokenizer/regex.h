@@ -32,7 +32,8 @@ class Regex {
 };
 
 // Rewrites an Oniguruma pattern into PCRE2 syntax where their meanings differ: Oniguruma's \s
-// is the Unicode White_Space property, which includes U+0085; PCRE2's \s (with UCP) does not.
+// is the Unicode White_Space property, while PCRE2's \s (with UCP) also takes U+180E, which
+// Unicode no longer counts as a space. (\S inside a character class is left as it is.)
 std::string oniguruma_to_pcre2(std::string_view pattern);
 
 }  // namespace duo

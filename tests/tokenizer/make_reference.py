@@ -31,7 +31,7 @@ EDGE_CASES = ["", " ", "   ", "  leading spaces", "trailing spaces   ", "\n\n\n"
               "<|begin_of_text|><|begin_of_text|>", "<|begin_of_text", "<s>", "<s> hello </s>",
               "hello<s>world", "  <s>", "1234567", "12345678901234567890", "3.14159",
               "don't DON'T ſ's", "a\u0085b", "a\u00a0\u00a0b", " \u3000 ", "\r\n\r\n",
-              "x <mask> y", "x<mask>y", "  <mask>  ", "[SW]", "a[SW]b", "a [SW] b", "café",
+              "x <mask> y", "a\u180eb", "a \u180e b", "x<mask>y", "  <mask>  ", "[SW]", "a[SW]b", "a [SW] b", "café",
               "cafe\u0301", "e\u0301\u0301", "😀", "👨‍👩‍👧‍👦", "你好，世界", "مرحبا بالعالم",
               "▁", "▁▁hello", "<0x41>", "    def f():\n        return 1\n", " " * 300,
               "Hello world", " Hello world", "<unk>", "<|eot_id|><|start_header_id|>"]

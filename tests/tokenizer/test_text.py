@@ -46,7 +46,7 @@ DEVANAGARI_SIGNS = [chr(c) for c in range(0x093E, 0x094D)]
 EMOJI = ["😀", "🤖", "👍🏽", "👩‍💻", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇯🇵", "🇫🇷", "❤️", "✨", "🚀", "🧠",
          "1️⃣", "☕", "🐍", "🦀", "🙏🏿", "🫠"]
 COMBINING = [chr(c) for c in range(0x0300, 0x0370)]
-SPACES = [" ", "\t", "\u00a0", "\u3000", "\u2003", "\u0085", "\u2028", "\r\n", "\n", "\f", "\v"]
+SPACES = [" ", "\t", "\u00a0", "\u3000", "\u2003", "\u0085", "\u2028", "\u180e", "\u200b", "\x1c", "\r\n", "\n", "\f", "\v"]
 MARKERS = ["<|begin_of_text|>", "<|eot_id|>", "<s>", "</s>", "<unk>", " <mask> ", "<mask>",
            "[SW]", "x[SW]y", " [SW] ", "café", "cafe\u0301", "<|bos|>", "<|eos|>"]
 

@@ -116,7 +116,8 @@ TEST_P(Parity, VocabSize) { EXPECT_EQ(tokenizer_->vocab_size(), reference_["voca
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, Parity,
                          testing::Values("llama3", "llama2", "tiny_bytelevel", "tiny_spm",
-                                         "tiny_spm_unk", "tiny_metaspace"));
+                                         "tiny_spm_unk", "tiny_metaspace"),
+                         [](const testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(InvalidUtf8, ErrorNamesTheOffsetPythonReports) {
   const json cases = json::parse(read_file(kReference / "invalid_utf8.json"));
