@@ -1,0 +1,90 @@
+// duo-synth, the program: help, a marked sample, config + flags, and errors on stderr with exit 1.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+#include "synth_test_util.h"
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(DUO_TEST_SYNTH_PROGRAM) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  Result r{-1, ""};
+  if (!pipe) return r;
+  std::array<char, 4096> buffer;
+  for (std::size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) r.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string prose_file() {
+  static const std::string path =
+      synth_test::write_file("cli-prose.txt", synth_test::make_prose(80 * 1024, 5)).string();
+  return path;
+}
+
+std::string llama3() { return (synth_test::fixtures_dir() / "tokenizers/llama3").string(); }
+
+#define EXPECT_CONTAINS(text, part) \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
+
+}  // namespace
+
+TEST(DuoSynth, Help) {
+  const Result r = run("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_CONTAINS(r.output, "--tokenizer");
+  EXPECT_CONTAINS(r.output, "--config");
+  EXPECT_CONTAINS(r.output, "--index");
+}
+
+TEST(DuoSynth, PrintsAMarkedSample) {
+  const Result r = run("--tokenizer " + llama3() + " --haystack " + prose_file() +
+                       " --context-min 3000 --context-max 3000 --context-count 1 --index 2 --color never");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "sample 2: 3000 tokens");
+  EXPECT_CONTAINS(r.output, "«Remeber this sequence of words, it's the first passkey to the vault: ");
+  EXPECT_CONTAINS(r.output, "⟦Based on the content of the book, what is the first passkey to the vault?\nPasskey: ");
+  EXPECT_CONTAINS(r.output, "tenth passkey");
+  EXPECT_EQ(r.output.find("\x1b["), std::string::npos) << "no colour with --color never";
+}
+
+TEST(DuoSynth, ReadsTheDataSectionOfATrainConfig) {
+  const Result r = run("--config " + (synth_test::source_dir() / "configs/tiny.yaml").string() +
+                       " --tokenizer " + (synth_test::source_dir() / "models/tiny-random").string() +
+                       " --haystack " + prose_file() + " --lengths");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "context lengths:");
+  const Result sample = run("--config " + (synth_test::source_dir() / "configs/tiny.yaml").string() +
+                            " --tokenizer " + (synth_test::source_dir() / "models/tiny-random").string() +
+                            " --haystack " + prose_file() + " --count 2 --color always");
+  ASSERT_EQ(sample.status, 0) << sample.output;
+  EXPECT_CONTAINS(sample.output, "sample 1:");
+  EXPECT_CONTAINS(sample.output, "\x1b[32m");
+  EXPECT_EQ(sample.output.find("third passkey"), std::string::npos) << "tiny.yaml has two passkeys";
+}
+
+TEST(DuoSynth, ErrorsGoToStderrWithExitOne) {
+  const Result short_context = run("--tokenizer " + llama3() + " --haystack " + prose_file() +
+                                   " --context-min 3000 --context-max 3000 --context-count 1 --length 100");
+  EXPECT_EQ(short_context.status, 1);
+  EXPECT_CONTAINS(short_context.output, "duo-synth: error: passkey data: a context of 100 tokens cannot hold");
+  const Result no_tokenizer = run("--haystack " + prose_file());
+  EXPECT_EQ(no_tokenizer.status, 1);
+  EXPECT_CONTAINS(no_tokenizer.output, "duo-synth: error: no tokenizer");
+  const Result bad_set = run("--tokenizer " + llama3() + " --set data.num_passkeys=zero");
+  EXPECT_EQ(bad_set.status, 1);
+  EXPECT_CONTAINS(bad_set.output, "data.num_passkeys: expected an integer >= 1, got 'zero'");
+  const Result missing = run("--tokenizer " + llama3() + " --haystack no-such-file.txt");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_CONTAINS(missing.output, "no-such-file.txt: cannot open the haystack file");
+}

@@ -1,0 +1,66 @@
+// Shared helpers of the synth tests: where the fixtures are, scratch files, and a generated
+// haystack text so that most tests do not depend on the system's KJV package.
+#pragma once
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "synth/rng.h"
+#include "tokenizer/tokenizer.h"
+
+namespace synth_test {
+
+inline std::filesystem::path env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
+inline std::filesystem::path fixtures_dir() { return env_or("DUO_FIXTURES_DIR", DUO_TEST_FIXTURES_DIR); }
+inline std::filesystem::path source_dir() { return env_or("DUO_SOURCE_DIR", DUO_TEST_SOURCE_DIR); }
+
+inline duo::Tokenizer tokenizer(const std::string& name) {
+  if (name == "tiny-random") return duo::Tokenizer::from_dir(source_dir() / "models" / "tiny-random");
+  return duo::Tokenizer::from_dir(fixtures_dir() / "tokenizers" / name);
+}
+
+// Tokens before the haystack: BOS when the tokenizer's post-processor adds one, then the prefix.
+inline int64_t head_tokens(const duo::Tokenizer& tok, const std::string& prefix) {
+  const std::vector<int32_t> probe = tok.encode("a", true);
+  const bool bos = tok.bos_id() && !probe.empty() && probe.front() == *tok.bos_id();
+  return int64_t(tok.encode(prefix, false).size()) + (bos ? 1 : 0);
+}
+
+inline std::filesystem::path scratch_dir() {
+  const std::filesystem::path dir = std::filesystem::path(DUO_TEST_WORK_DIR) / "scratch";
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::filesystem::path write_file(const std::string& name, const std::string& text) {
+  const std::filesystem::path path = scratch_dir() / name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+// Deterministic English-looking prose of about `bytes` bytes, in paragraphs.
+inline std::string make_prose(std::size_t bytes, uint64_t seed = 1) {
+  static const char* const kWords[] = {
+      "the",   "river", "ran",   "past",  "a",      "quiet", "town",  "where", "old",
+      "boats", "were",  "tied",  "and",   "people", "told",  "long",  "tales", "of",
+      "storm", "light", "over",  "hills", "under",  "green", "sky",   "with",  "bread"};
+  duo::synth::Rng rng(seed, 0);
+  std::string text;
+  for (int sentence = 0; text.size() < bytes; ++sentence) {
+    const int n = 6 + int(rng.below(10));
+    for (int w = 0; w < n; ++w) {
+      std::string word = kWords[rng.below(std::size(kWords))];
+      if (w == 0) word[0] = char(word[0] - 'a' + 'A');
+      text += word + (w + 1 < n ? " " : ". ");
+    }
+    if (sentence % 7 == 6) text += "\n\n";
+  }
+  return text;
+}
+
+}  // namespace synth_test
