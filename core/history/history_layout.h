@@ -1,0 +1,44 @@
+// Where things live inside a gate-history file (docs/history-schema.md): dataset and attribute
+// names, writing one complete file, and reading it back. Shared by the writer and the reader.
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "history/history.h"
+
+namespace duo::history_layout {
+
+inline constexpr const char* kGates = "gates";
+inline constexpr const char* kStep = "step";
+inline constexpr const char* kLossGroup = "loss";
+inline constexpr const char* kLossTotal = "loss/total";
+inline constexpr const char* kLossDistill = "loss/distill";
+inline constexpr const char* kLossReg = "loss/reg";
+inline constexpr const char* kLr = "lr";
+inline constexpr const char* kTokens = "tokens";
+inline constexpr const char* kWallTime = "wall_time";
+
+// Rows per chunk along the (unlimited) step axis.
+inline constexpr hsize_t kChunkRows = 64;
+
+// Throws duo::Error naming `path` when the metadata cannot describe a history.
+void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path);
+
+// Writes a complete history file at `path` (truncating whatever is there) and closes it.
+void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns);
+
+struct StoredHistory {
+  HistoryMeta meta;
+  int64_t schema_version = 0;
+  std::string toolkit_version;
+  HistoryColumns columns;
+};
+
+// Reads and checks a whole file: a duo history, a schema this build reads, consistent datasets,
+// consecutive steps. Throws duo::Error naming `path` otherwise.
+StoredHistory read_file(const std::filesystem::path& path);
+
+}  // namespace duo::history_layout
