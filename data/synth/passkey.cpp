@@ -90,6 +90,28 @@ PasskeyGenerator::PasskeyGenerator(PasskeyConfig config, Tokenizer tokenizer)
     questions_.push_back(encode(fill(config_.question, i) + config_.answer_prefix));
   }
 
+  // A context_min that some samples cannot meet should fail now, not at a later step: bound
+  // the fixed part from above with every passkey word at its most tokens.
+  int64_t first_word = 0, next_word = 0;
+  for (const std::string& w : config_.word_list) {
+    const int64_t alone = int64_t(encode(w).size());
+    first_word = std::max(first_word, alone);
+    next_word = std::max(next_word, int64_t(encode(w + " " + w).size()) - alone);
+  }
+  const int64_t longest_passkey = first_word + (config_.passkey_words - 1) * next_word;
+  int64_t most_fixed = int64_t(head_.size() + suffix_.size());
+  for (int64_t i = 0; i < config_.num_passkeys; ++i)
+    most_fixed += int64_t(3 * separator_.size() + needles_[i].size() + questions_[i].size()) +
+                  2 * longest_passkey;
+  if (config_.context_min <= most_fixed)
+    throw Error("passkey data: context_min (" + std::to_string(config_.context_min) +
+                ") is too short: " + std::to_string(config_.num_passkeys) + " passkeys of " +
+                std::to_string(config_.passkey_words) +
+                " words with their sentences and questions can take up to " +
+                std::to_string(most_fixed) +
+                " tokens of this tokenizer, leaving no haystack; raise context_min or use fewer or "
+                "shorter passkeys");
+
   haystack_ = tokenize_haystack(read_haystack_documents(config_.haystack), tokenizer_,
                                 config_.context_max);
   if (haystack_.empty()) throw Error("passkey data: the haystack holds no text");

@@ -32,7 +32,7 @@ struct PasskeyConfig {
   double depth_min = 0.05;
   double depth_max = 0.95;
   int64_t depth_count = 1000;  // depths: distinct points of linspace(depth_min, depth_max, depth_count)
-  int64_t context_min = 1000;
+  int64_t context_min = 2600;  // see TrainConfig::Data::context_min
   int64_t context_max = 32000;
   int64_t context_count = 50;
   bool shuffle = true;  // each epoch visits the context lengths in a new random order
@@ -70,6 +70,7 @@ struct PasskeySample {
 
 // linspace(min, max, count) truncated to integers, as the reference's
 // torch.linspace(..., dtype=torch.int) gives (1000, 1632, 2265, ... for 1000..32000 by 50).
+// The reference spaces haystack lengths so; duo spaces whole-sample lengths.
 std::vector<int64_t> context_lengths(int64_t min, int64_t max, int64_t count);
 
 // "first" ... "twentieth", then "21st", "22nd", ...

@@ -258,6 +258,12 @@ TEST(PasskeyGenerator, ErrorsNameTheProblem) {
                   "missing.txt: cannot open the haystack file");
 
   config = test_config("llama3");
+  config.context_min = 1000;  // the reference's number, which counts haystack tokens only
+  EXPECT_CONTAINS(error_of([&] { PasskeyGenerator(config, tok); }),
+                  "passkey data: context_min (1000) is too short: 10 passkeys of 32 words with their "
+                  "sentences and questions can take up to");
+
+  config = test_config("llama3");
   config.depth_count = 5;
   EXPECT_CONTAINS(error_of([&] { PasskeyGenerator(config, tok); }),
                   "passkey data: depth_count (5) must be at least num_passkeys (10)");

@@ -65,7 +65,7 @@ TEST(TrainConfig, DefaultsAreTheReferenceValues) {
   EXPECT_EQ(c.data.word_list.back(), "zulu");
   EXPECT_DOUBLE_EQ(c.data.depth_min, 0.05);
   EXPECT_DOUBLE_EQ(c.data.depth_max, 0.95);
-  EXPECT_EQ(c.data.context_min, 1000);
+  EXPECT_EQ(c.data.context_min, 2600);  // the reference's 1000 haystack tokens + its ~1,600 others
   EXPECT_EQ(c.data.context_max, 32000);
   EXPECT_EQ(c.data.context_count, 50);
   EXPECT_DOUBLE_EQ(c.gates.init, 1.0);
