@@ -56,7 +56,6 @@ int main(int argc, char** argv) {
       if (!model_dir.empty()) overrides.push_back("model.path=" + model_dir);
       if (!out_dir.empty()) overrides.push_back("run.out=" + out_dir);
       config.apply_overrides(overrides);
-      std::cerr << "duo-train: resolved configuration\n" << config.to_yaml() << "\n";
     }
     return duo::train(config, resume);
   });

@@ -11,6 +11,7 @@ void save_train_state(const std::filesystem::path& path, const TrainState& state
   torch::serialize::OutputArchive archive;
   archive.write("version", torch::tensor(kTrainStateVersion));
   archive.write("steps_done", torch::tensor(state.steps_done));
+  archive.write("wall_time", torch::tensor(state.wall_time, torch::kDouble));
   archive.write("gates", state.gates.detach().cpu());
   torch::serialize::OutputArchive optimizer_archive;
   optimizer.save(optimizer_archive);
@@ -27,13 +28,14 @@ int64_t load_train_state(const std::filesystem::path& path, TrainState& state,
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path.string());
-    at::Tensor version, steps, gates;
+    at::Tensor version, steps, wall_time, gates;
     archive.read("version", version);
     if (version.item<int64_t>() > kTrainStateVersion)
       throw Error(path, "checkpoint version " + std::to_string(version.item<int64_t>()) +
                             " is newer than this duo-train understands (" +
                             std::to_string(kTrainStateVersion) + ")");
     archive.read("steps_done", steps);
+    archive.read("wall_time", wall_time);
     archive.read("gates", gates);
     if (gates.sizes() != state.gates.sizes())
       throw Error(path, "checkpoint gates have shape " + c10::str(gates.sizes()) +
@@ -46,6 +48,7 @@ int64_t load_train_state(const std::filesystem::path& path, TrainState& state,
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);
     state.steps_done = steps.item<int64_t>();
+    state.wall_time = wall_time.item<double>();
     return state.steps_done;
   } catch (const Error&) {
     throw;

@@ -14,7 +14,8 @@ inline constexpr int64_t kTrainStateVersion = 1;
 
 struct TrainState {
   int64_t steps_done = 0;
-  at::Tensor gates;  // [num_layers, num_kv_heads] float32
+  double wall_time = 0;  // seconds of training behind those steps (the history's clock)
+  at::Tensor gates;      // [num_layers, num_kv_heads] float32
 };
 
 // Written to a temporary file, then renamed over `path`, so a kill never leaves half a file.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "distill_objective.h"
 #include "history/history_writer.h"
@@ -17,6 +18,7 @@
 #include "model/llama.h"
 #include "model/model_config.h"
 #include "synth/passkey.h"
+#include "synth/passkey_from_config.h"
 #include "tokenizer/tokenizer.h"
 #include "train_state.h"
 #include "util/error.h"
@@ -84,7 +86,9 @@ int train(const TrainConfig& config, bool resume) {
   const LlamaModel model = load_model(config, dtype, device);
   const ModelConfig& shape = model.config();
   const Tokenizer tokenizer = Tokenizer::from_dir(config.tokenizer_dir());
-  const PasskeyGenerator data(tokenizer, config.data);
+  const synth::PasskeyGenerator data(synth::passkey_config(config), tokenizer);
+  // Printed once everything it names has loaded, so a bad path gives just its one error line.
+  if (!resume) std::cerr << "duo-train: resolved configuration\n" << config.to_yaml() << "\n";
 
   auto gates = at::full({shape.num_hidden_layers, shape.num_key_value_heads}, config.gates.init,
                         at::TensorOptions().dtype(at::kFloat).device(device))
@@ -94,7 +98,7 @@ int train(const TrainConfig& config, bool resume) {
   const LrSchedule schedule{config.optim.lr, config.run.steps, config.optim.warmup_frac,
                             config.optim.decay_frac, config.optim.min_lr_ratio};
 
-  TrainState state{0, gates};
+  TrainState state{0, 0.0, gates};
   HistoryMeta meta;
   meta.config_yaml = config.to_yaml();
   meta.model_name = config.model.path;
@@ -111,7 +115,7 @@ int train(const TrainConfig& config, bool resume) {
   if (resume && std::filesystem::exists(files.checkpoint)) {
     load_train_state(files.checkpoint, state, optimizer);
     history.emplace(HistoryWriter::resume(files.history, state.steps_done));
-    wall_offset = history->last_wall_time();
+    wall_offset = state.wall_time;
     std::cerr << "duo-train: resuming " << files.dir << " at step " << state.steps_done << "\n";
   } else {
     // A run killed before its first checkpoint starts over.
@@ -147,7 +151,7 @@ int train(const TrainConfig& config, bool resume) {
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
-    const PasskeySample sample = data.sample(step);
+    const synth::PasskeySample sample = data.sample(step);
     auto ids = at::tensor(sample.ids, at::kLong).to(device).unsqueeze(0);
     auto mask = at::tensor(std::vector<uint8_t>(sample.label_mask.begin(), sample.label_mask.end()),
                            at::kByte)
@@ -177,6 +181,7 @@ int train(const TrainConfig& config, bool resume) {
     const int64_t done = step + 1;
     if (done % config.run.checkpoint_every == 0 || done == total) {
       state.steps_done = done;
+      state.wall_time = record.wall_time;
       save_train_state(files.checkpoint, state, optimizer);
     }
     bar.update(done, ids.size(1),
@@ -190,6 +195,8 @@ int train(const TrainConfig& config, bool resume) {
 
   if (step < total) {
     state.steps_done = step;
+    state.wall_time =
+        wall_offset + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     save_train_state(files.checkpoint, state, optimizer);
     std::cerr << "duo-train: interrupted after step " << step << "; checkpoint saved. Continue with:\n"
               << "  duo-train --resume --out " << files.dir.string() << "\n";

@@ -1,0 +1,143 @@
+// duo-train end to end on the tiny-random model (CPU): a short run checked by h5py, a run killed
+// with SIGKILL and resumed that must equal an uninterrupted run exactly, and bad invocations
+// that must give one clear error line.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v) throw std::runtime_error(std::string("test harness did not set ") + name);
+  return v;
+}
+
+struct Result {
+  int exit_code;
+  std::string output;
+};
+
+Result run(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+}
+
+std::string train_cmd() {
+  return env("DUO_BIN_DIR") + "/duo-train --config " + env("DUO_SOURCE_DIR") +
+         "/configs/tiny-random.yaml --set model.path=" + env("DUO_SOURCE_DIR") + "/models/tiny-random";
+}
+
+std::string py(const std::string& script) {
+  return env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") + "/tests/train/" + script;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("duo_train_test_" + std::to_string(getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir.parent_path());
+  return dir;
+}
+
+TEST(DuoTrain, TrainsTinyModelAndWritesAHistoryH5pyReads) {
+  auto out = fresh_dir("short");
+  auto r = run(train_cmd() + " --set run.steps=6 --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("train"), std::string::npos);
+  auto check = run(py("check_history.py") + " " + (out / "history.h5").string() + " 6 4 2");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_TRUE(fs::exists(out / "config.yaml"));
+  EXPECT_TRUE(fs::exists(out / "checkpoint.pt"));
+}
+
+TEST(DuoTrain, KilledAndResumedRunEqualsAnUninterruptedRun) {
+  const std::string args = " --set run.steps=12 --set run.checkpoint_every=3";
+  auto whole = fresh_dir("whole");
+  auto r = run(train_cmd() + args + " --out " + whole.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  std::mt19937 rng(1234);
+  auto killed = fresh_dir("killed");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd = train_cmd() + args + " --out " + killed.string() + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  // Kill somewhere after the first checkpoint, at a random moment of a step.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(killed / "checkpoint.pt") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+
+  auto resumed = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + killed.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
+  auto cmp = run(py("compare_histories.py") + " " + (whole / "history.h5").string() + " " +
+                 (killed / "history.h5").string());
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+}
+
+// Exit code 1 and the output ends with exactly one "duo-train: error: ..." line naming the
+// problem (progress lines may come before it); no backtrace, no abort.
+void expect_one_line_error(const Result& r, const std::string& must_contain) {
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  ASSERT_FALSE(r.output.empty());
+  auto body = r.output.substr(0, r.output.size() - 1);
+  auto last_line = body.substr(body.rfind('\n') == std::string::npos ? 0 : body.rfind('\n') + 1);
+  EXPECT_EQ(last_line.rfind("duo-train: error: ", 0), 0u) << r.output;
+  EXPECT_NE(last_line.find(must_contain), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("error"), r.output.find("duo-train: error: ") + 11) << r.output;
+  EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+}
+
+TEST(DuoTrain, BadConfigKeyIsOneClearError) {
+  auto dir = fresh_dir("badcfg");
+  fs::create_directories(dir);
+  auto cfg = dir / "bad.yaml";
+  std::ofstream(cfg) << "optim:\n  lr: 0.02\n  learning_rate: 0.1\n";
+  expect_one_line_error(run(env("DUO_BIN_DIR") + "/duo-train --config " + cfg.string()),
+                        "optim.learning_rate");
+}
+
+TEST(DuoTrain, OutOfRangeOverrideIsOneClearError) {
+  expect_one_line_error(run(train_cmd() + " --set optim.lr=-1"), "optim.lr");
+}
+
+TEST(DuoTrain, MissingCheckpointDirectoryIsOneClearError) {
+  auto dir = fresh_dir("nomodel");
+  expect_one_line_error(run(train_cmd() + " --set model.random_config=false --model " +
+                            (dir / "absent").string() + " --out " + (dir / "out").string()),
+                        "absent");
+}
+
+TEST(DuoTrain, RefusesToOverwriteAnExistingRun) {
+  auto out = fresh_dir("twice");
+  ASSERT_EQ(run(train_cmd() + " --set run.steps=1 --out " + out.string()).exit_code, 0);
+  expect_one_line_error(run(train_cmd() + " --set run.steps=1 --out " + out.string()), "--resume");
+}
+
+}  // namespace
