@@ -1,0 +1,58 @@
+// FullAttention and KVCacheAttention over libtorch's fused scaled-dot-product attention.
+#include "model/attention.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace duo {
+
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t tq = q.size(2), tk = k.size(2);
+  const bool gqa = q.size(1) != k.size(1);
+  if (tq == tk)  // the queries are exactly the keys' positions: plain causal mask
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, {}, gqa);
+  if (tq == 1)  // one new token sees everything
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, {}, gqa);
+  // Queries are the last tq of tk positions. SDPA's is_causal aligns the mask to the top-left
+  // corner, so the bottom-right-aligned mask is spelled out: query i sees keys j ≤ tk - tq + i.
+  auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
+  at::Tensor qpos = at::arange(tk - tq, tk, opts).unsqueeze(1);
+  at::Tensor kpos = at::arange(0, tk, opts).unsqueeze(0);
+  return at::scaled_dot_product_attention(q, k, v, kpos <= qpos, 0.0, false, {}, gqa);
+}
+
+at::Tensor FullAttention::forward(const AttentionInput& in) { return causal_attention(in.q, in.k, in.v); }
+
+KVCacheAttention::KVCacheAttention(int num_layers) : layers_(num_layers) {}
+
+void KVCacheAttention::reset() {
+  for (Layer& l : layers_) l = Layer{};
+}
+
+at::Tensor KVCacheAttention::forward(const AttentionInput& in) {
+  Layer& l = layers_.at(in.layer);
+  if (in.start_pos != l.length)
+    throw std::logic_error("KVCacheAttention: layer " + std::to_string(in.layer) + " holds " +
+                           std::to_string(l.length) + " tokens but was given start_pos " +
+                           std::to_string(in.start_pos));
+  const int64_t t = in.k.size(2), need = l.length + t;
+  if (!l.k.defined() || need > l.k.size(2)) {
+    // Grow by doubling so that decoding N tokens copies the cache O(log N) times.
+    const int64_t cap = std::max<int64_t>(need, l.k.defined() ? 2 * l.k.size(2) : need);
+    auto shape = in.k.sizes().vec();
+    shape[2] = cap;
+    at::Tensor k = at::empty(shape, in.k.options()), v = at::empty(shape, in.v.options());
+    if (l.length > 0) {
+      k.narrow(2, 0, l.length).copy_(l.k.narrow(2, 0, l.length));
+      v.narrow(2, 0, l.length).copy_(l.v.narrow(2, 0, l.length));
+    }
+    l.k = k;
+    l.v = v;
+  }
+  l.k.narrow(2, l.length, t).copy_(in.k);
+  l.v.narrow(2, l.length, t).copy_(in.v);
+  l.length = need;
+  return causal_attention(in.q, l.k.narrow(2, 0, need), l.v.narrow(2, 0, need));
+}
+
+}  // namespace duo

@@ -1,0 +1,56 @@
+// The attention interface: the model computes rotated queries and keys for one layer and hands
+// them to an Attention object, which returns the attended values. Full attention and the
+// dense KV cache live here; gated (training) and mixed full/streaming attention are other
+// implementations elsewhere, so the model itself knows nothing about them.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace duo {
+
+// q: [B, Hq, T, D]; k, v: [B, Hkv, T, D]; the T tokens sit at positions [start_pos, start_pos + T).
+struct AttentionInput {
+  int layer;
+  const at::Tensor& q;
+  const at::Tensor& k;
+  const at::Tensor& v;
+  int64_t start_pos;
+};
+
+class Attention {
+ public:
+  virtual ~Attention() = default;
+  virtual at::Tensor forward(const AttentionInput& in) = 0;  // -> [B, Hq, T, D]
+};
+
+// Causal attention among the given tokens only (no state): a whole sequence in one call.
+class FullAttention : public Attention {
+ public:
+  at::Tensor forward(const AttentionInput& in) override;
+};
+
+// Causal attention over everything seen so far, through a dense per-layer KV cache: one
+// prefill call (any number of tokens), then decode calls; chunked prefill works too. Each call
+// must continue exactly where the previous one for that layer stopped (start_pos == length).
+class KVCacheAttention : public Attention {
+ public:
+  explicit KVCacheAttention(int num_layers);
+  at::Tensor forward(const AttentionInput& in) override;
+  int64_t length(int layer) const { return layers_.at(layer).length; }
+  void reset();
+
+ private:
+  struct Layer {
+    at::Tensor k, v;  // [B, Hkv, capacity, D]
+    int64_t length = 0;
+  };
+  std::vector<Layer> layers_;
+};
+
+// softmax(q kᵀ / √D) v for queries at positions [start, start + Tq) over keys at [0, Tk),
+// each query seeing keys up to its own position; GQA heads share their KV head.
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+
+}  // namespace duo

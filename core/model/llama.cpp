@@ -1,0 +1,139 @@
+// Weight layout, loading and the decoder forward pass, following transformers'
+// modeling_llama / modeling_qwen3: pre-norm attention and SwiGLU MLP blocks with residuals.
+#include "model/llama.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <functional>
+#include <string>
+
+#include "model/checkpoint.h"
+#include "model/rms_norm.h"
+#include "model/rope.h"
+#include "util/error.h"
+
+namespace duo {
+namespace {
+
+// Builds a model by asking `get(name, shape)` for every weight, in a fixed order (so a seeded
+// random model is reproducible) and with the names transformers uses.
+using Getter = std::function<at::Tensor(const std::string& name, std::vector<int64_t> shape, bool is_norm)>;
+
+void build(const ModelConfig& c, const Getter& get, at::Tensor& embed, at::Tensor& norm, at::Tensor& head,
+           std::vector<LlamaModel::Layer>& layers) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
+  const int64_t qdim = c.num_attention_heads * D, kvdim = c.num_key_value_heads * D;
+  embed = get("model.embed_tokens.weight", {c.vocab_size, H}, false);
+  layers.resize(c.num_hidden_layers);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    LlamaModel::Layer& l = layers[i];
+    l.input_norm = get(p + "input_layernorm.weight", {H}, true);
+    l.wq = get(p + "self_attn.q_proj.weight", {qdim, H}, false);
+    l.wk = get(p + "self_attn.k_proj.weight", {kvdim, H}, false);
+    l.wv = get(p + "self_attn.v_proj.weight", {kvdim, H}, false);
+    l.wo = get(p + "self_attn.o_proj.weight", {H, qdim}, false);
+    if (c.attention_bias) {
+      l.bq = get(p + "self_attn.q_proj.bias", {qdim}, false);
+      l.bk = get(p + "self_attn.k_proj.bias", {kvdim}, false);
+      l.bv = get(p + "self_attn.v_proj.bias", {kvdim}, false);
+    }
+    if (c.o_bias) l.bo = get(p + "self_attn.o_proj.bias", {H}, false);
+    if (c.qk_norm) {
+      l.q_norm = get(p + "self_attn.q_norm.weight", {D}, true);
+      l.k_norm = get(p + "self_attn.k_norm.weight", {D}, true);
+    }
+    l.post_attention_norm = get(p + "post_attention_layernorm.weight", {H}, true);
+    l.w_gate = get(p + "mlp.gate_proj.weight", {I, H}, false);
+    l.w_up = get(p + "mlp.up_proj.weight", {I, H}, false);
+    l.w_down = get(p + "mlp.down_proj.weight", {H, I}, false);
+    if (c.mlp_bias) {
+      l.b_gate = get(p + "mlp.gate_proj.bias", {I}, false);
+      l.b_up = get(p + "mlp.up_proj.bias", {I}, false);
+      l.b_down = get(p + "mlp.down_proj.bias", {H}, false);
+    }
+  }
+  norm = get("model.norm.weight", {H}, true);
+  // Tied checkpoints usually omit lm_head.weight; when tied, transformers ignores it anyway.
+  head = c.tie_word_embeddings ? embed : get("lm_head.weight", {c.vocab_size, H}, false);
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+}  // namespace
+
+LlamaModel LlamaModel::load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device) {
+  Checkpoint ckpt(dir);
+  LlamaModel m;
+  m.cfg_ = ckpt.config();
+  build(m.cfg_, [&](const std::string& name, std::vector<int64_t> shape, bool) {
+          return ckpt.load(name, shape, dtype, device);
+        },
+        m.embed_tokens_, m.norm_, m.lm_head_, m.layers_);
+  m.inv_freq_ = rope_inv_freq(m.cfg_, device);
+  return m;
+}
+
+LlamaModel LlamaModel::random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device) {
+  // A private CPU generator keeps the global one untouched; on an accelerator the device's
+  // default generator is seeded instead, so that large models are drawn where they live.
+  at::Generator gen = device.is_cpu() ? at::detail::createCPUGenerator(seed)
+                                      : at::globalContext().defaultGenerator(device);
+  if (!device.is_cpu()) {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  auto opts = at::TensorOptions().dtype(dtype).device(device);
+  LlamaModel m;
+  m.cfg_ = cfg;
+  build(cfg, [&](const std::string&, std::vector<int64_t> shape, bool is_norm) {
+          return is_norm ? at::ones(shape, opts) : at::empty(shape, opts).normal_(0.0, 0.02, gen);
+        },
+        m.embed_tokens_, m.norm_, m.lm_head_, m.layers_);
+  m.inv_freq_ = rope_inv_freq(cfg, device);
+  return m;
+}
+
+at::Tensor LlamaModel::embed(const at::Tensor& ids) const { return at::embedding(embed_tokens_, ids); }
+
+at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const {
+  const Layer& l = layers_.at(layer);
+  const int64_t B = hidden.size(0), T = hidden.size(1), D = cfg_.head_dim;
+  const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
+
+  at::Tensor x = rms_norm(hidden, l.input_norm, cfg_.rms_norm_eps);
+  at::Tensor q = linear(x, l.wq, l.bq).view({B, T, Hq, D});
+  at::Tensor k = linear(x, l.wk, l.bk).view({B, T, Hkv, D});
+  at::Tensor v = linear(x, l.wv, l.bv).view({B, T, Hkv, D}).transpose(1, 2);
+  if (cfg_.qk_norm) {
+    q = rms_norm(q, l.q_norm, cfg_.rms_norm_eps);
+    k = rms_norm(k, l.k_norm, cfg_.rms_norm_eps);
+  }
+  const RopeCosSin cs = rope_cos_sin(inv_freq_, start_pos, T, hidden.scalar_type());
+  q = rope_apply(q.transpose(1, 2), cs);
+  k = rope_apply(k.transpose(1, 2), cs);
+
+  at::Tensor a = attn.forward({layer, q, k, v, start_pos});  // [B, Hq, T, D]
+  at::Tensor h = hidden + linear(a.transpose(1, 2).reshape({B, T, Hq * D}), l.wo, l.bo);
+
+  at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
+  at::Tensor mlp = linear(at::silu(linear(y, l.w_gate, l.b_gate)) * linear(y, l.w_up, l.b_up), l.w_down, l.b_down);
+  return h + mlp;
+}
+
+at::Tensor LlamaModel::final_norm(const at::Tensor& hidden) const { return rms_norm(hidden, norm_, cfg_.rms_norm_eps); }
+
+at::Tensor LlamaModel::lm_head(const at::Tensor& normed_hidden) const { return at::linear(normed_hidden, lm_head_); }
+
+LlamaModel::Output LlamaModel::forward(const at::Tensor& ids, Attention& attn, int64_t start_pos, bool logits) const {
+  at::Tensor h = embed(ids);
+  for (int i = 0; i < static_cast<int>(layers_.size()); ++i) h = layer_forward(i, h, start_pos, attn);
+  Output out;
+  out.hidden = final_norm(h);
+  if (logits) out.logits = lm_head(out.hidden);
+  return out;
+}
+
+}  // namespace duo

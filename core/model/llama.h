@@ -1,0 +1,60 @@
+// duo::LlamaModel: the Llama-family decoder (Llama 2/3/3.1/3.2, Mistral, Qwen2, Qwen3) as a
+// plain struct of frozen weight tensors. One layer is exposed on its own so that the trainer
+// can wrap it in activation checkpointing; attention is delegated to a duo::Attention, and the
+// layer stays differentiable with respect to whatever that object holds (gates).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "model/attention.h"
+#include "model/model_config.h"
+
+namespace duo {
+
+class LlamaModel {
+ public:
+  struct Layer {
+    at::Tensor input_norm, post_attention_norm;  // [H]
+    at::Tensor wq, wk, wv, wo;                   // [Hq·D, H], [Hkv·D, H], [Hkv·D, H], [H, Hq·D]
+    at::Tensor bq, bk, bv, bo;                   // biases where the architecture has them, else undefined
+    at::Tensor q_norm, k_norm;                   // [D], Qwen3 only
+    at::Tensor w_gate, w_up, w_down;             // [I, H], [I, H], [H, I]
+    at::Tensor b_gate, b_up, b_down;             // Llama mlp_bias only
+  };
+
+  // Loads a Hugging Face checkpoint directory, casting the weights to `dtype` on `device`.
+  static LlamaModel load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device);
+  // Random weights (normal, std 0.02; norms 1) at the shapes of `cfg`, reproducible from `seed`.
+  static LlamaModel random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device);
+
+  const ModelConfig& config() const { return cfg_; }
+  at::ScalarType dtype() const { return embed_tokens_.scalar_type(); }
+  at::Device device() const { return embed_tokens_.device(); }
+
+  at::Tensor embed(const at::Tensor& ids) const;  // [B, T] int64 -> [B, T, H]
+  // One decoder layer, residuals included: hidden [B, T, H] at positions [start_pos, start_pos + T).
+  at::Tensor layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
+  at::Tensor final_norm(const at::Tensor& hidden) const;
+  at::Tensor lm_head(const at::Tensor& normed_hidden) const;  // [.., H] -> [.., vocab]
+
+  struct Output {
+    at::Tensor hidden;  // after the final norm, [B, T, H]
+    at::Tensor logits;  // [B, T, vocab], undefined unless asked for
+  };
+  Output forward(const at::Tensor& ids, Attention& attn, int64_t start_pos = 0, bool logits = true) const;
+
+  const std::vector<Layer>& layers() const { return layers_; }
+
+ private:
+  ModelConfig cfg_;
+  at::Tensor embed_tokens_;  // [vocab, H]
+  at::Tensor norm_;          // [H]
+  at::Tensor lm_head_;       // [vocab, H]; the embedding itself when tied
+  at::Tensor inv_freq_;      // RoPE, fp32 [D / 2]
+  std::vector<Layer> layers_;
+};
+
+}  // namespace duo

@@ -1,0 +1,88 @@
+// duo-generate end to end: greedy ids and dumped hidden states/logits against transformers'
+// reference (read back with numpy and h5py), and a bad checkpoint giving exit 1 with one line.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "model/safetensors.h"
+#include "model_test_util.h"
+
+namespace duo {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ToolRun {
+  int code;
+  std::string out, err;
+};
+
+ToolRun run_tool(const std::string& args, const fs::path& dir) {
+  const fs::path bin = fs::path(std::getenv("DUO_BIN_DIR")) / "duo-generate";
+  const std::string cmd = bin.string() + " " + args + " >" + (dir / "out").string() + " 2>" + (dir / "err").string();
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(dir / "out"), test::read_file(dir / "err")};
+}
+
+TEST(ModelDuoGenerate, BadCheckpointExitsOneWithOneLine) {
+  const fs::path dir = test::fresh_dir();
+  test::write_file(dir / "model.safetensors", test::safetensors_bytes(test::tiny_llama_tensors()));
+  ToolRun r = run_tool("--model " + dir.string() + " --ids 1,2,3", dir);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err.rfind("duo-generate: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  // A truncated weight file, and ids outside the vocabulary: same shape of failure.
+  test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
+  std::string bytes = test::read_file(dir / "model.safetensors");
+  test::write_file(dir / "model.safetensors", bytes.substr(0, bytes.size() / 2));
+  r = run_tool("--model " + dir.string() + " --ids 1,2,3", dir);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
+  r = run_tool("--model " + dir.string() + " --ids 1,99", dir);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("token id 99"), std::string::npos) << r.err;
+}
+
+TEST(ModelDuoGenerate, GeneratesAndDumpsLikeTransformers) {
+  const fs::path dir = test::fresh_dir();
+  const fs::path ckpt = fs::path(DUO_MODEL_CHECKPOINTS) / "qwen3-bf16";
+  SafetensorsFile ref(ckpt / "reference.safetensors");
+  at::Tensor ids = test::read_tensor(ref, "ids")[0], gen = test::read_tensor(ref, "generated");
+  auto join = [](const at::Tensor& t) {
+    std::string s;
+    for (int64_t i = 0; i < t.numel(); ++i) s += (i ? "," : "") + std::to_string(t[i].item<int64_t>());
+    return s;
+  };
+  for (const char* ext : {".npy", ".h5"}) {
+    ToolRun r = run_tool("--model " + ckpt.string() + " --dtype fp32 -n 32 --ignore-eos --ids " + join(ids) +
+                    " --dump " + (dir / (std::string("dump") + ext)).string(),
+                dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("generated: " + join(gen) + "\n"), std::string::npos) << r.out;
+  }
+  // The dumps, read by numpy and h5py, against transformers' prompt outputs.
+  const std::string check =
+      "import sys, numpy as np, h5py\n"
+      "from safetensors.numpy import load_file\n"
+      "r = load_file(sys.argv[1]); d = sys.argv[2]\n"
+      "h5 = h5py.File(d + '/dump.h5', 'r')\n"
+      "for k in ('hidden', 'logits'):\n"
+      "    for a in (np.load(d + '/dump.' + k + '.npy'), h5[k][()]):\n"
+      "        assert a.dtype == np.float32 and a.shape == r[k][0].shape, (k, a.dtype, a.shape)\n"
+      "        assert np.abs(a - r[k][0]).max() <= 1e-4, (k, np.abs(a - r[k][0]).max())\n";
+  test::write_file(dir / "check.py", check);
+  const std::string cmd = std::string(std::getenv("DUO_PYTHON")) + " " + (dir / "check.py").string() + " " +
+                          (ckpt / "reference.safetensors").string() + " " + dir.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+}  // namespace
+}  // namespace duo

@@ -1,0 +1,209 @@
+// duo-generate: loads a Hugging Face checkpoint (or a random model from a config.json), greedily
+// generates N tokens from a prompt, and can dump the prompt's final hidden states and logits to
+// .npy or HDF5, so that a user can check a model loads and runs right against another tool.
+#include <CLI/CLI.hpp>
+#include <hdf5.h>
+
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model/generate.h"
+#include "model/llama.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<int64_t> parse_ids(const std::string& text) {
+  std::vector<int64_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    int64_t v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v < 0)
+      throw duo::Error("--ids: '" + item + "' is not a token id (expected comma-separated integers)");
+    ids.push_back(v);
+  }
+  if (ids.empty()) throw duo::Error("--ids: no token ids given");
+  return ids;
+}
+
+at::ScalarType parse_dtype(const std::string& name, const std::string& stored) {
+  const std::string n = name == "auto" ? stored : name;
+  if (n == "bf16" || n == "bfloat16") return at::kBFloat16;
+  if (n == "fp16" || n == "float16") return at::kHalf;
+  if (n == "fp32" || n == "float32" || (name == "auto" && n.empty())) return at::kFloat;
+  if (name == "auto") return at::kFloat;  // a dtype we do not compute in: fall back to fp32
+  throw duo::Error("--dtype: '" + name + "' is not one of auto, bf16, fp16, fp32");
+}
+
+// NumPy .npy version 1.0: magic, header length, a Python dict literal padded so that the data
+// starts on a 64-byte boundary, then the raw little-endian float32 values in C order.
+void write_npy(const fs::path& path, const at::Tensor& t) {
+  at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
+  std::string shape;
+  for (int64_t d : c.sizes()) shape += std::to_string(d) + ", ";
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  const size_t unpadded = 10 + dict.size() + 1;
+  dict += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw duo::Error(path, "cannot open for writing");
+  const uint16_t hlen = static_cast<uint16_t>(dict.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  const char len[2] = {static_cast<char>(hlen & 0xff), static_cast<char>(hlen >> 8)};
+  out.write(len, 2);
+  out << dict;
+  out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * 4));
+  if (!out) throw duo::Error(path, "write failed");
+}
+
+void write_h5(const fs::path& path, const at::Tensor& hidden, const at::Tensor& logits) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // report failures ourselves, in one line
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) throw duo::Error(path, "cannot create HDF5 file");
+  bool ok = true;
+  for (auto [name, t] : {std::pair{"hidden", hidden}, std::pair{"logits", logits}}) {
+    at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
+    std::vector<hsize_t> dims(c.sizes().begin(), c.sizes().end());
+    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    hid_t set = space < 0 ? -1
+                          : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ok = ok && set >= 0 && H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data_ptr()) >= 0;
+    if (set >= 0) H5Dclose(set);
+    if (space >= 0) H5Sclose(space);
+  }
+  ok = H5Fclose(file) >= 0 && ok;
+  if (!ok) throw duo::Error(path, "writing the HDF5 datasets failed");
+}
+
+std::string join(const std::vector<int64_t>& ids) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return duo::run_main("duo-generate", [&]() -> int {
+    CLI::App app{
+        "Load a Hugging Face Llama-family checkpoint, greedily generate tokens from a prompt, and "
+        "optionally dump the prompt's final hidden states and logits."};
+    std::string model_dir, random_config, tokenizer_dir, dtype_name = "auto", device_name = "cpu";
+    std::string ids_text, prompt, dump;
+    uint64_t seed = 0;
+    int64_t n = 32;
+    bool ignore_eos = false;
+    auto* model_opt = app.add_option("--model", model_dir,
+                                     "checkpoint directory: config.json plus model.safetensors or sharded "
+                                     "weights with model.safetensors.index.json");
+    auto* random_opt = app.add_option("--random-config", random_config,
+                                      "build a model with random weights from this config.json instead");
+    model_opt->excludes(random_opt);
+    app.add_option("--seed", seed, "seed of the random weights (with --random-config)")->default_val(0);
+    app.add_option("--dtype", dtype_name,
+                   "auto (the checkpoint's torch_dtype), bf16, fp16 or fp32: weights are cast to it on load")
+        ->default_val("auto");
+    app.add_option("--device", device_name, "cpu or cuda")->default_val("cpu");
+    auto* ids_opt = app.add_option("--ids", ids_text, "the prompt as comma-separated token ids, e.g. 1,2,3");
+    auto* prompt_opt = app.add_option("--prompt", prompt,
+                                      "the prompt as text, encoded with the tokenizer (BOS added as the "
+                                      "tokenizer's config says)");
+    ids_opt->excludes(prompt_opt);
+    app.add_option("--tokenizer", tokenizer_dir,
+                   "folder with tokenizer.json (default: the --model directory); needed for --prompt and to "
+                   "print text");
+    app.add_option("-n,--max-new-tokens", n, "number of tokens to generate (0: only run the prompt)")
+        ->default_val(32)
+        ->check(CLI::NonNegativeNumber);
+    app.add_flag("--ignore-eos", ignore_eos, "keep generating after an end-of-sequence token");
+    app.add_option("--dump", dump,
+                   "write the prompt's final hidden states [T, H] and logits [T, V] as float32: FILE.npy "
+                   "gives FILE.hidden.npy and FILE.logits.npy; FILE.h5 gives one HDF5 file with datasets "
+                   "'hidden' and 'logits'");
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      throw duo::Error(std::string(e.what()) + " (see --help)");
+    }
+    if (model_dir.empty() && random_config.empty()) throw duo::Error("give --model DIR or --random-config FILE");
+    if (ids_text.empty() && prompt.empty()) throw duo::Error("give a prompt: --ids 1,2,3 or --prompt TEXT");
+    const fs::path dump_path = dump;
+    if (!dump.empty() && dump_path.extension() != ".npy" && dump_path.extension() != ".h5")
+      throw duo::Error("--dump: '" + dump + "' must end in .npy or .h5");
+
+    at::Device device(at::kCPU);
+    if (device_name == "cuda") {
+      if (!at::hasCUDA()) throw duo::Error("--device cuda: no CUDA device is available");
+      device = at::Device(at::kCUDA);
+    } else if (device_name != "cpu") {
+      throw duo::Error("--device: '" + device_name + "' is not cpu or cuda");
+    }
+
+    // The tokenizer is optional unless the prompt is text: without one, only ids are printed.
+    std::optional<duo::Tokenizer> tokenizer;
+    const fs::path tok_dir = !tokenizer_dir.empty() ? fs::path(tokenizer_dir) : fs::path(model_dir);
+    if (!tokenizer_dir.empty() || !prompt.empty() || (!model_dir.empty() && fs::exists(tok_dir / "tokenizer.json"))) {
+      if (tok_dir.empty()) throw duo::Error("--prompt needs --tokenizer DIR with a random model");
+      tokenizer = duo::Tokenizer::from_dir(tok_dir);
+    }
+
+    duo::LlamaModel model = [&] {
+      if (!random_config.empty()) {
+        duo::ModelConfig cfg = duo::load_model_config(random_config);
+        return duo::LlamaModel::random(cfg, seed, parse_dtype(dtype_name, cfg.torch_dtype), device);
+      }
+      duo::ModelConfig cfg = duo::load_model_config(fs::path(model_dir) / "config.json");
+      return duo::LlamaModel::load(model_dir, parse_dtype(dtype_name, cfg.torch_dtype), device);
+    }();
+
+    std::vector<int64_t> ids;
+    if (!prompt.empty()) {
+      for (int32_t id : tokenizer->encode(prompt)) ids.push_back(id);
+    } else {
+      ids = parse_ids(ids_text);
+    }
+
+    duo::GenerateOptions opts;
+    opts.max_new_tokens = n;
+    opts.stop_at_eos = !ignore_eos;
+    opts.keep_prompt_outputs = !dump.empty();
+    duo::Generation g = duo::generate_greedy(model, ids, opts);
+
+    std::cout << "prompt: " << join(ids) << "\n";
+    std::cout << "generated: " << join(g.tokens) << "\n";
+    if (tokenizer) {
+      std::vector<int32_t> t32(g.tokens.begin(), g.tokens.end());
+      std::cout << "text: " << tokenizer->decode(t32) << "\n";
+    }
+    if (!dump.empty()) {
+      if (dump_path.extension() == ".npy") {
+        fs::path stem = dump_path;
+        stem.replace_extension();
+        write_npy(stem.string() + ".hidden.npy", g.prompt_hidden);
+        write_npy(stem.string() + ".logits.npy", g.prompt_logits);
+      } else {
+        write_h5(dump_path, g.prompt_hidden, g.prompt_logits);
+      }
+    }
+    return 0;
+  });
+}
