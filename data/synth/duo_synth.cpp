@@ -1,10 +1,12 @@
 // duo-synth: prints synthetic passkey-retrieval samples as the trainer sees them, with the
 // passkeys hidden in the haystack marked «…» and the question/answer block the loss covers
-// marked ⟦…⟧ (in colour instead on a terminal).
+// marked ⟦…⟧ (in colour instead on a terminal), or as JSON lines with the ids and spans.
 //
 //   duo-synth --config configs/llama3-8b.yaml --index 3
 //   duo-synth --tokenizer models/tiny-random --length 2000 --passkeys 2 --words 4
+//   duo-synth --config configs/llama3-8b.yaml --count 50 --json > samples.jsonl
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,7 +28,7 @@ struct Options {
   std::optional<uint64_t> seed;
   std::optional<int64_t> passkeys, words, context_min, context_max, context_count, length;
   int64_t index = 0, count = 1;
-  bool list_lengths = false;
+  bool list_lengths = false, json = false;
 };
 
 // Flags are applied as --set overrides, so they get the config's checks and messages.
@@ -55,6 +57,27 @@ duo::TrainConfig resolve_config(const Options& o) {
     throw duo::Error("no tokenizer: name one with --tokenizer DIR, or a config whose model.path or "
                      "data.tokenizer is set");
   return c;
+}
+
+// One line of JSON: everything the generator reports, spans as [start, end) pairs.
+void print_json(const duo::synth::PasskeySample& s) {
+  const auto pairs = [](const std::vector<duo::synth::Span>& spans) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& span : spans) out.push_back({span.start, span.end});
+    return out;
+  };
+  const nlohmann::json line = {
+      {"index", s.index},
+      {"context_length", s.context_length},
+      {"haystack_tokens", s.haystack_tokens},
+      {"ids", s.ids},
+      {"label_span", {s.label_span.start, s.label_span.end}},
+      {"question_spans", pairs(s.question_spans)},
+      {"answer_spans", pairs(s.answer_spans)},
+      {"needle_spans", pairs(s.needle_spans)},
+      {"passkeys", s.passkeys},
+      {"depths", s.depths}};
+  std::cout << line.dump() << "\n";
 }
 
 void print_sample(const duo::synth::PasskeyGenerator& gen, const duo::synth::PasskeySample& s,
@@ -122,6 +145,7 @@ int main(int argc, char** argv) {
     app.add_option("--color", o.color, "auto, always or never")
         ->check(CLI::IsMember({"auto", "always", "never"}));
     app.add_flag("--lengths", o.list_lengths, "print the context lengths and the first epoch's order");
+    app.add_flag("--json", o.json, "print each sample as a line of JSON (ids, spans, passkeys, depths)");
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -142,7 +166,10 @@ int main(int argc, char** argv) {
     const bool color = o.color == "always" || (o.color == "auto" && isatty(STDOUT_FILENO));
     for (int64_t i = o.index; i < o.index + o.count; ++i) {
       const auto sample = o.length ? gen.sample(i, *o.length) : gen.sample(i);
-      print_sample(gen, sample, color);
+      if (o.json)
+        print_json(sample);
+      else
+        print_sample(gen, sample, color);
     }
     return 0;
   });

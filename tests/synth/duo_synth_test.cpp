@@ -73,6 +73,39 @@ TEST(DuoSynth, ReadsTheDataSectionOfATrainConfig) {
   EXPECT_EQ(sample.output.find("third passkey"), std::string::npos) << "tiny.yaml has two passkeys";
 }
 
+// duo's samples, rebuilt independently from the tokenizers library and the reference's
+// templates by tests/synth/check_samples.py, for three tokenizers.
+TEST(DuoSynth, SamplesMatchTheTokenizersLibrary) {
+  const std::string haystack =
+      synth_test::write_file("small-prose.txt", synth_test::make_prose(12 * 1024, 8)).string();
+  const std::string python = synth_test::env_or("DUO_PYTHON", DUO_TEST_PYTHON).string();
+  const std::string checker = (synth_test::source_dir() / "tests/synth/check_samples.py").string();
+  struct Case {
+    std::string name, dir, flags;
+  };
+  const std::vector<Case> cases = {
+      {"llama3", llama3(), "--context-min 3300 --context-max 3900 --context-count 4"},
+      {"llama2", (synth_test::fixtures_dir() / "tokenizers/llama2").string(),
+       "--context-min 3400 --context-max 4200 --context-count 4"},
+      {"tiny-random", (synth_test::source_dir() / "models/tiny-random").string(),
+       "--passkeys 3 --words 8 --context-min 1400 --context-max 2400 --context-count 4"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Result samples = run("--tokenizer " + c.dir + " --haystack " + haystack + " " + c.flags +
+                               " --index 3 --count 5 --json");
+    ASSERT_EQ(samples.status, 0) << samples.output;
+    const std::string file = synth_test::write_file("samples-" + c.name + ".jsonl", samples.output).string();
+    const std::string command = python + " " + checker + " " + c.dir + " " + haystack + " " + file + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    std::array<char, 4096> buffer;
+    for (std::size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
+    EXPECT_EQ(pclose(pipe), 0) << output;
+    EXPECT_CONTAINS(output, "5 samples match");
+  }
+}
+
 TEST(DuoSynth, ErrorsGoToStderrWithExitOne) {
   const Result short_context = run("--tokenizer " + llama3() + " --haystack " + prose_file() +
                                    " --context-min 3000 --context-max 3000 --context-count 1 --length 100");

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 
 #include "synth/rng.h"
 #include "tokenizer/tokenizer.h"
@@ -37,9 +38,13 @@ inline std::filesystem::path scratch_dir() {
   return dir;
 }
 
+// ctest may run test cases in parallel processes that write the same file: each writes its own
+// copy and renames it into place, so a reader never sees a half-written file.
 inline std::filesystem::path write_file(const std::string& name, const std::string& text) {
   const std::filesystem::path path = scratch_dir() / name;
-  std::ofstream(path, std::ios::binary) << text;
+  const std::filesystem::path part = path.string() + "." + std::to_string(getpid()) + ".part";
+  std::ofstream(part, std::ios::binary) << text;
+  std::filesystem::rename(part, path);
   return path;
 }
 
