@@ -2,7 +2,7 @@
 # Builds duo on the GPU host against its installed PyTorch (no network there). PCRE2 and
 # utf8proc headers are missing on that host: scripts/gpu-host-deps.sh fetched their Debian
 # packages into .deps/debs beforehand; they are unpacked into .deps/root and found through
-# pkg-config. Extra arguments go to CMake's configure step.
+# pkg-config. Extra arguments go to CMake's configure step; DUO_TARGETS limits what is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD/.deps/root
@@ -15,4 +15,4 @@ if [ -d "$root" ]; then
 fi
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDUO_BUILD_TESTS=${DUO_BUILD_TESTS:-OFF} \
   -DCMAKE_PREFIX_PATH="$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')" "$@"
-cmake --build build-gpu -j "$(nproc)"
+cmake --build build-gpu -j "$(nproc)" ${DUO_TARGETS:+--target $DUO_TARGETS}

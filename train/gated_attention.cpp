@@ -6,8 +6,12 @@ namespace duo {
 
 at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& mask) {
-  bool gqa = q.size(1) != k.size(1);
-  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, std::nullopt, gqa);
+  // SDPA's memory-efficient kernel takes a mask but not enable_gqa (its fallback would
+  // materialize every score), so KV heads are expanded to their query groups instead.
+  const int64_t group = q.size(1) / k.size(1);
+  auto kx = group == 1 ? k : k.repeat_interleave(group, 1);
+  auto vx = group == 1 ? v : v.repeat_interleave(group, 1);
+  return at::scaled_dot_product_attention(q, kx, vx, mask);
 }
 
 at::Tensor FullAttentionRecorder::forward(const AttentionInput& in) {
