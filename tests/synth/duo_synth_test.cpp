@@ -15,7 +15,7 @@ struct Result {
 };
 
 Result run(const std::string& args) {
-  const std::string command = std::string(DUO_TEST_SYNTH_PROGRAM) + " " + args + " 2>&1";
+  const std::string command = synth_test::program("duo-synth") + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   Result r{-1, ""};
   if (!pipe) return r;
@@ -78,7 +78,7 @@ TEST(DuoSynth, ReadsTheDataSectionOfATrainConfig) {
 TEST(DuoSynth, SamplesMatchTheTokenizersLibrary) {
   const std::string haystack =
       synth_test::write_file("small-prose.txt", synth_test::make_prose(12 * 1024, 8)).string();
-  const std::string python = synth_test::env_or("DUO_PYTHON", DUO_TEST_PYTHON).string();
+  const std::string python = synth_test::python();
   const std::string checker = (synth_test::source_dir() / "tests/synth/check_samples.py").string();
   struct Case {
     std::string name, dir, flags;

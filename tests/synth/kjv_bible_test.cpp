@@ -31,7 +31,7 @@ std::string error_of(const std::filesystem::path& file) {
 TEST(KjvBible, MatchesGzipsExpansion) {
   SKIP_WITHOUT_KJV();
   const std::filesystem::path expected_file = synth_test::scratch_dir() / "kjv_reference.txt";
-  const std::string command = synth_test::env_or("DUO_PYTHON", DUO_TEST_PYTHON).string() + " " +
+  const std::string command = synth_test::python() + " " +
                               (synth_test::source_dir() / "tests/synth/kjv_reference.py").string() +
                               " " + duo::synth::kKjvBibleFile.string() + " " + expected_file.string();
   ASSERT_EQ(std::system(command.c_str()), 0) << command;

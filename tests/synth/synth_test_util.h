@@ -12,13 +12,12 @@
 
 namespace synth_test {
 
-inline std::filesystem::path env_or(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : fallback;
-}
-
-inline std::filesystem::path fixtures_dir() { return env_or("DUO_FIXTURES_DIR", DUO_TEST_FIXTURES_DIR); }
-inline std::filesystem::path source_dir() { return env_or("DUO_SOURCE_DIR", DUO_TEST_SOURCE_DIR); }
+// The variables tests/test_main.cpp exports.
+inline std::string env(const char* name) { return std::getenv(name); }
+inline std::filesystem::path fixtures_dir() { return env("DUO_FIXTURES_DIR"); }
+inline std::filesystem::path source_dir() { return env("DUO_SOURCE_DIR"); }
+inline std::string python() { return env("DUO_PYTHON"); }
+inline std::string program(const std::string& name) { return env("DUO_BIN_DIR") + "/" + name; }
 
 inline duo::Tokenizer tokenizer(const std::string& name) {
   if (name == "tiny-random") return duo::Tokenizer::from_dir(source_dir() / "models" / "tiny-random");

@@ -15,11 +15,7 @@ using duo::TrainConfig;
 
 namespace {
 
-fs::path source_dir() {
-  // DUO_SOURCE_DIR comes from ctest; the compiled-in path serves a binary run by hand.
-  const char* dir = std::getenv("DUO_SOURCE_DIR");
-  return dir ? fs::path(dir) : fs::path(DUO_TEST_SOURCE_DIR);
-}
+fs::path source_dir() { return std::getenv("DUO_SOURCE_DIR"); }  // set by tests/test_main.cpp
 
 // Writes `text` to a file of its own and returns the path.
 fs::path write_file(const std::string& name, const std::string& text) {
