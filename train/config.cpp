@@ -89,6 +89,7 @@ struct Field {
 template <typename T>
 using Access = T& (*)(TrainConfig&);
 
+// One accessor per key serves both reading into a config and writing one out.
 template <typename T>
 const T& view(Access<T> access, const TrainConfig& c) {
   return access(const_cast<TrainConfig&>(c));

@@ -7,6 +7,7 @@
 // "Ge1:1 In the beginning ...", after a title line.
 #include "synth/kjv_bible.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
