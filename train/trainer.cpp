@@ -151,17 +151,23 @@ int train(const TrainConfig& config, bool resume) {
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
-    const synth::PasskeySample sample = data.sample(step);
-    auto ids = at::tensor(sample.ids, at::kLong).to(device).unsqueeze(0);
-    auto mask = at::tensor(std::vector<uint8_t>(sample.label_mask.begin(), sample.label_mask.end()),
-                           at::kByte)
-                    .to(device)
-                    .to(at::kBool)
-                    .unsqueeze(0);
-
+    // A step of batch B averages the objective over samples step*B .. step*B+B-1; samples of
+    // different lengths run one after the other (gradient accumulation), as batch 1 does.
+    const int64_t batch = config.run.batch;
     optimizer.zero_grad();
-    Objective loss = distill_objective(model, gates, ids, mask, objective);
-    loss.total.backward();
+    double total_loss = 0, distill_loss = 0, reg_loss = 0;
+    int64_t tokens = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const synth::PasskeySample sample = data.sample(step * batch + b);
+      auto ids = at::tensor(sample.ids, at::kLong).to(device).unsqueeze(0);
+      auto mask = at::tensor(sample.label_mask, at::kByte).to(device).to(at::kBool).unsqueeze(0);
+      Objective loss = distill_objective(model, gates, ids, mask, objective);
+      (loss.total / static_cast<double>(batch)).backward();
+      total_loss += loss.total.item<double>() / batch;
+      distill_loss += loss.distill.item<double>() / batch;
+      reg_loss += loss.reg.item<double>() / batch;
+      tokens += ids.size(1);
+    }
     optimizer.step();
     clamp_gates();  // the reference clamps before every step; the next step sees these values
 
@@ -169,11 +175,11 @@ int train(const TrainConfig& config, bool resume) {
     record.step = step;
     auto g = gates.detach().cpu().contiguous();
     record.gates.assign(g.data_ptr<float>(), g.data_ptr<float>() + g.numel());
-    record.loss_total = loss.total.item<double>();
-    record.loss_distill = loss.distill.item<double>();
-    record.loss_reg = loss.reg.item<double>();
+    record.loss_total = total_loss;
+    record.loss_distill = distill_loss;
+    record.loss_reg = reg_loss;
     record.lr = lr;
-    record.tokens = ids.size(1);
+    record.tokens = tokens;
     record.wall_time =
         wall_offset + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     history->append(record);
@@ -184,12 +190,12 @@ int train(const TrainConfig& config, bool resume) {
       state.wall_time = record.wall_time;
       save_train_state(files.checkpoint, state, optimizer);
     }
-    bar.update(done, ids.size(1),
+    bar.update(done, tokens,
                {{"loss", format_number(record.loss_total)},
                 {"distill", format_number(record.loss_distill)},
                 {"reg", format_number(record.loss_reg)},
                 {"lr", format_number(lr, 3)},
-                {"len", std::to_string(ids.size(1))}});
+                {"tokens", std::to_string(tokens)}});
   }
   bar.finish();
 
