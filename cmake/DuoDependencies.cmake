@@ -42,7 +42,7 @@ if(DUO_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
 
-# CUDA kernels: built when nvcc exists and libtorch was built with CUDA.
+# CUDA paths (kernels/, GPU memory statistics): when nvcc exists and libtorch was built with CUDA.
 set(DUO_WITH_CUDA OFF)
 if(NOT DUO_CUDA STREQUAL "OFF")
   include(CheckLanguage)
@@ -53,4 +53,4 @@ if(NOT DUO_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "DUO_CUDA=ON but nvcc or a CUDA-enabled libtorch was not found")
   endif()
 endif()
-message(STATUS "duo: CUDA kernels ${DUO_WITH_CUDA}; plotting ${PLPLOT_FOUND}; python ${DUO_PYTHON}")
+message(STATUS "duo: CUDA ${DUO_WITH_CUDA}; plotting ${PLPLOT_FOUND}; python ${DUO_PYTHON}")
