@@ -182,6 +182,13 @@ int main(int argc, char** argv) {
       ids = parse_ids(ids_text);
     }
 
+    // duo attends over the whole context in every layer (docs/models.md); past a model's
+    // sliding window that differs from the reference implementation, so say so.
+    const int64_t window = model.config().sliding_window;
+    if (window > 0 && static_cast<int64_t>(ids.size()) + n > window)
+      std::cerr << "duo-generate: note: " << ids.size() + n << " tokens exceed the model's sliding_window of "
+                << window << "; duo attends over the whole context\n";
+
     duo::GenerateOptions opts;
     opts.max_new_tokens = n;
     opts.stop_at_eos = !ignore_eos;

@@ -11,8 +11,28 @@ holding the save_pretrained output plus reference.safetensors with:
   inv_freq   [D/2] fp32      the rotary embedding's inverse frequencies
   generated  [32] int64      greedy continuation of ids[0], EOS ignored
 """
+import hashlib
+import importlib.metadata
 import os
 import sys
+
+
+def stamp():
+    """What the outputs depend on: this script and the reference library versions."""
+    with open(__file__, "rb") as f:
+        h = hashlib.sha256(f.read()).hexdigest()
+    versions = [importlib.metadata.version(p) for p in ("torch", "transformers", "safetensors")]
+    return h + " " + " ".join(versions) + "\n"
+
+
+# Re-running ctest should not rebuild identical checkpoints: skip before the slow imports.
+if __name__ == "__main__" and len(sys.argv) == 2:
+    try:
+        with open(os.path.join(sys.argv[1], "stamp")) as f:
+            if f.read() == stamp():
+                sys.exit(0)
+    except OSError:
+        pass
 
 import torch
 import transformers as T
@@ -28,7 +48,8 @@ LLAMA3 = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_fre
 VARIANTS = {
     "llama_mha": (T.LlamaConfig, dict(num_key_value_heads=4)),
     "llama_gqa": (T.LlamaConfig, dict(num_key_value_heads=2)),
-    "llama3_rope": (T.LlamaConfig, dict(num_key_value_heads=2, rope_parameters=LLAMA3)),
+    "llama3_rope": (T.LlamaConfig, dict(num_key_value_heads=2, rope_parameters=LLAMA3,
+                                        max_position_embeddings=131072)),
     "linear_rope": (T.LlamaConfig, dict(num_key_value_heads=2,
                                         rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0})),
     "llama_tied": (T.LlamaConfig, dict(num_key_value_heads=2, tie_word_embeddings=True)),
@@ -45,7 +66,7 @@ def build(cls, kw, seed):
     torch.manual_seed(seed)
     # A wider initialisation than the default 0.02 spreads the logits of such a tiny model, so
     # greedy choices are not decided by rounding.
-    cfg = cls(**COMMON, **kw, initializer_range=0.2)
+    cfg = cls(**{**COMMON, **kw}, initializer_range=0.2)
     model = cls_for(cfg)(cfg).eval()
     with torch.no_grad():  # norms start at 1; perturb them so a missed norm weight shows
         for name, p in model.named_parameters():
@@ -111,6 +132,8 @@ def main(out_dir):
                            "generated": generated.contiguous()},
                           os.path.join(sd, "reference.safetensors"))
             print(f"{name}-{dtype_name}: seed {seed}, greedy margin {margin:.4f}")
+    with open(os.path.join(out_dir, "stamp"), "w") as f:
+        f.write(stamp())
 
 
 if __name__ == "__main__":
