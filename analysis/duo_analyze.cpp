@@ -1,0 +1,339 @@
+// duo-analyze: look at what gate training found and take it elsewhere. Subcommands summary,
+// pattern, export, compare and plot; reads gate histories, reference pattern directories and our
+// pattern JSON (docs/analysis.md). Needs no GPU and no torch.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "analysis/compare.h"
+#include "analysis/export.h"
+#include "analysis/gate_set.h"
+#include "analysis/gate_stats.h"
+#include "analysis/pattern.h"
+#include "analysis/pattern_json.h"
+#ifdef DUO_WITH_PLPLOT
+#include "analysis/plot.h"
+#endif
+#include "history/history_reader.h"
+#include "util/error.h"
+
+namespace {
+
+using namespace duo::analysis;
+namespace fs = std::filesystem;
+
+const char* kInputHelp =
+    "INPUT is a gate history written by duo-train (.h5; its last step unless --step), a reference "
+    "pattern directory (full_attention_heads.tsv + config.json, as mit-han-lab/duo-attention writes), "
+    "or a pattern JSON written by 'duo-analyze pattern'.";
+
+// Options shared by the subcommands that turn gates into a pattern.
+struct Selection {
+  double sparsity = 0.5;
+  double threshold = 0;
+  CLI::Option* sparsity_option = nullptr;
+  CLI::Option* threshold_option = nullptr;
+  int sink = 64;
+  int recent = 256;
+  int64_t step = -1;
+  CLI::Option* step_option = nullptr;
+
+  void add_rule(CLI::App* app, bool with_threshold) {
+    sparsity_option = app->add_option("--sparsity", sparsity,
+                                      "fraction of KV heads made streaming heads, in [0, 1]: the heads with the "
+                                      "smallest gates (global over all layers; ties by layer, head)")
+                          ->capture_default_str();
+    if (with_threshold)
+      threshold_option = app->add_option("--threshold", threshold,
+                                         "instead of --sparsity: heads with gate >= this are retrieval heads")
+                             ->excludes(sparsity_option);
+  }
+  void add_window(CLI::App* app) {
+    app->add_option("--sink", sink, "deployment: attention-sink tokens every streaming head keeps")->capture_default_str();
+    app->add_option("--recent", recent, "deployment: recent tokens every streaming head keeps")->capture_default_str();
+  }
+  void add_step(CLI::App* app) {
+    step_option = app->add_option("--step", step, "use the gates of this training step of a history (default: the last)");
+  }
+  std::optional<int64_t> chosen_step() const {
+    return step_option && step_option->count() ? std::optional<int64_t>(step) : std::nullopt;
+  }
+  Pattern select(const GateSet& gates) const {
+    if (threshold_option && threshold_option->count()) return select_by_threshold(gates, threshold, sink, recent);
+    return select_by_sparsity(gates, sparsity, sink, recent);
+  }
+};
+
+std::string fmt(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+void print_model(const GateSet& g) {
+  std::cout << "model      " << (g.model_name.empty() ? "(unnamed)" : g.model_name);
+  if (!g.architecture.empty()) std::cout << " (" << g.architecture << ")";
+  std::cout << ": " << g.num_layers << " layers, ";
+  if (g.num_heads > 0)
+    std::cout << g.num_heads << " query heads, " << g.num_kv_heads << " KV heads (GQA group " << g.num_heads / g.num_kv_heads
+              << ")\n";
+  else
+    std::cout << g.num_kv_heads << " KV heads (query heads not recorded)\n";
+}
+
+void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
+  check_sparsity(sel.sparsity);
+  std::optional<duo::HistoryReader> history;
+  GateSet g;
+  if (!fs::is_directory(input) && input.extension() != ".json") {
+    history.emplace(input);
+    g = gates_from_history(*history, sel.chosen_step());
+  } else {
+    g = load_gates(input, sel.chosen_step());
+  }
+  std::cout << "input      " << input.string() << " (" << g.kind;
+  if (history) std::cout << ", schema " << history->schema_version() << ", written by duo " << history->toolkit_version();
+  std::cout << ")\n";
+  print_model(g);
+  if (history) {
+    const auto& m = history->meta();
+    const auto& steps = history->steps();
+    std::cout << "training   window sink " << m.sink << " + recent " << m.recent << "; head_dim " << m.head_dim << "\n";
+    std::cout << "steps      " << history->rows() << " (" << steps.front() << ".." << steps.back() << ")";
+    if (history->wall_time().back() > 0) std::cout << ", " << fmt("%.1f", history->wall_time().back() / 60) << " min";
+    std::cout << "\n";
+    const int64_t row = g.step - steps.front();
+    std::cout << "loss       step " << g.step << ": total " << fmt("%.6g", history->loss_total()[row]) << " = distill "
+              << fmt("%.6g", history->loss_distill()[row]) << " + reg " << fmt("%.6g", history->loss_reg()[row])
+              << "; lr " << fmt("%.3g", history->lr()[row]) << "\n";
+  }
+  const GateStats s = gate_stats(g.gates);
+  std::cout << "gates      " << g.count() << " KV heads: " << s.near_zero << " near 0 (< 0.1), " << s.near_one
+            << " near 1 (> 0.9), " << s.in_between << " in between; mean " << fmt("%.3f", s.mean) << ", min "
+            << fmt("%.3f", s.min) << ", max " << fmt("%.3f", s.max) << "\n";
+
+  const Pattern p = select_by_sparsity(g, sel.sparsity, sel.sink, sel.recent);
+  std::cout << "retrieval  at sparsity " << fmt("%.2f", sel.sparsity) << ": " << p.retrieval_count() << " of " << g.count()
+            << " KV heads";
+  if (p.threshold) std::cout << " (gate >= " << fmt("%.4f", *p.threshold) << ")";
+  std::cout << "\n           layer  retrieval  share\n";
+  for (int l = 0; l < g.num_layers; ++l) {
+    int count = 0;
+    for (int h = 0; h < g.num_kv_heads; ++h) count += p.is_retrieval(l, h);
+    std::printf("           %5d  %4d/%-4d  %5.2f\n", l, count, g.num_kv_heads, count / static_cast<double>(g.num_kv_heads));
+    std::fflush(stdout);
+  }
+  if (history) {
+    const Convergence c = convergence(*history, window);
+    if (c.window == 0) {
+      std::cout << "converged  cannot tell: only one step\n";
+    } else {
+      std::cout << "converged  " << (c.max_change < 0.01 ? "yes" : "no, still moving") << ": over the last " << c.window
+                << " steps no gate moved more than " << fmt("%.4f", c.max_change) << " (layer " << c.layer
+                << ", KV head " << c.kv_head << " moved most; 'yes' means < 0.01)\n";
+    }
+  }
+}
+
+void run_pattern(const fs::path& input, const Selection& sel, const std::string& out) {
+  const GateSet g = load_gates(input, sel.chosen_step());
+  const Pattern p = sel.select(g);
+  std::cout << "pattern of " << input.string() << (g.step >= 0 ? " at step " + std::to_string(g.step) : "") << ": "
+            << p.retrieval_count() << " retrieval (R) and " << p.retrieval.size() - p.retrieval_count()
+            << " streaming (S) KV heads, sparsity " << fmt("%.4f", p.sparsity);
+  if (p.threshold) std::cout << ", gate threshold " << fmt("%.4f", *p.threshold);
+  std::cout << "; deploy with sink " << p.sink << " + recent " << p.recent << "\n\n" << pattern_table(p);
+  if (!out.empty()) {
+    write_pattern_json(out, p, g);
+    std::cout << "\nwrote " << out << "\n";
+  }
+}
+
+void run_export(const fs::path& input, const Selection& sel, const std::string& format, const fs::path& out,
+                int num_heads, int seqlen_threshold) {
+  GateSet g = load_gates(input, sel.chosen_step());
+  if (num_heads > 0) {
+    if (g.num_heads > 0 && g.num_heads != num_heads)
+      throw duo::Error(input, "records " + std::to_string(g.num_heads) + " query heads, --num-heads says " +
+                                  std::to_string(num_heads));
+    g.num_heads = num_heads;
+  }
+  const Pattern p = sel.select(g);
+  if (format == "duo-json") {
+    write_pattern_json(out, p, g);
+  } else if (format == "reference") {
+    export_reference(out, p, g);
+  } else {
+    export_rtp_llm(out, p, g, seqlen_threshold);
+  }
+  std::cout << "wrote " << out.string() << " (" << format << "): " << p.retrieval_count() << " of " << p.retrieval.size()
+            << " KV heads are retrieval heads, sparsity " << fmt("%.4f", p.sparsity) << "\n";
+}
+
+void run_compare(const fs::path& a, const fs::path& b, const Selection& sel) {
+  check_sparsity(sel.sparsity);
+  const GateSet ga = load_gates(a), gb = load_gates(b);
+  if (ga.num_layers != gb.num_layers || ga.num_kv_heads != gb.num_kv_heads)
+    throw duo::Error(b, "shape " + std::to_string(gb.num_layers) + " layers x " + std::to_string(gb.num_kv_heads) +
+                            " KV heads differs from " + a.string() + " (" + std::to_string(ga.num_layers) + " x " +
+                            std::to_string(ga.num_kv_heads) + ")");
+  const Pattern pa = select_by_sparsity(ga, sel.sparsity, sel.sink, sel.recent);
+  const Pattern pb = select_by_sparsity(gb, sel.sparsity, sel.sink, sel.recent);
+  int both = 0;
+  for (size_t i = 0; i < pa.retrieval.size(); ++i) both += pa.retrieval[i] && pb.retrieval[i];
+  std::cout << "A          " << a.string() << (ga.step >= 0 ? " (step " + std::to_string(ga.step) + ")" : "") << "\n"
+            << "B          " << b.string() << (gb.step >= 0 ? " (step " + std::to_string(gb.step) + ")" : "") << "\n"
+            << "heads      " << ga.num_layers << " layers x " << ga.num_kv_heads << " KV heads\n"
+            << "retrieval  at sparsity " << fmt("%.2f", sel.sparsity) << ": A keeps " << pa.retrieval_count() << ", B keeps "
+            << pb.retrieval_count() << ", both " << both << "; Jaccard overlap "
+            << fmt("%.4f", jaccard(pa.retrieval, pb.retrieval)) << "\n"
+            << "rank corr  Spearman " << fmt("%.4f", spearman(ga.gates, gb.gates)) << " over all gates\n";
+  std::cout << "differ     ";
+  int shown = 0;
+  for (int l = 0; l < ga.num_layers; ++l)
+    for (int h = 0; h < ga.num_kv_heads; ++h)
+      if (pa.is_retrieval(l, h) != pb.is_retrieval(l, h)) {
+        if (shown++ < 24)
+          std::cout << (shown > 1 ? ", " : "") << "L" << l << " kv" << h << " (" << (pa.is_retrieval(l, h) ? "A" : "B")
+                    << ")";
+      }
+  if (shown == 0) std::cout << "none";
+  if (shown > 24) std::cout << ", ... (" << shown << " in all)";
+  std::cout << "\n";
+}
+
+void run_plot(const fs::path& input, const Selection& sel, const fs::path& out_dir, const std::string& formats) {
+#ifdef DUO_WITH_PLPLOT
+  check_sparsity(sel.sparsity);
+  std::optional<duo::HistoryReader> history;
+  GateSet g;
+  if (!fs::is_directory(input) && input.extension() != ".json") {
+    history.emplace(input);
+    g = gates_from_history(*history, sel.chosen_step());
+  } else {
+    g = load_gates(input, sel.chosen_step());
+  }
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) throw duo::Error(out_dir, "cannot create the output directory");
+  const Pattern p = select_by_sparsity(g, sel.sparsity, sel.sink, sel.recent);
+  std::vector<std::pair<ImageFormat, std::string>> kinds;
+  if (formats == "png" || formats == "both") kinds.push_back({ImageFormat::png, ".png"});
+  if (formats == "svg" || formats == "both") kinds.push_back({ImageFormat::svg, ".svg"});
+  for (const auto& [format, ext] : kinds) {
+    std::vector<fs::path> written;
+    auto file = [&](const char* name) { return written.emplace_back(out_dir / (std::string(name) + ext)); };
+    plot_heatmap(file("heatmap"), format, g, p);
+    plot_histogram(file("histogram"), format, g, p);
+    if (history) {
+      plot_trajectories(file("trajectories"), format, *history, p);
+      plot_losses(file("losses"), format, *history);
+    }
+    for (const auto& f : written) std::cout << "wrote " << f.string() << "\n";
+  }
+  if (!history) std::cout << "(trajectories and losses need a gate history; " << input.string() << " holds only gates)\n";
+#else
+  (void)input, (void)sel, (void)out_dir, (void)formats;
+  throw duo::Error("this duo-analyze was built without PLplot, so it cannot plot; install PLplot "
+                   "(Debian: libplplot-dev plplot-driver-cairo) and rebuild");
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return duo::run_main("duo-analyze", [&]() -> int {
+    CLI::App app{
+        "duo-analyze: inspect the gates DuoAttention training found, turn them into a deployable pattern of "
+        "retrieval and streaming heads, export it for other runtimes, compare runs, and plot them."};
+    app.footer(std::string("\n") + kInputHelp + "\nRun 'duo-analyze <subcommand> --help' for each subcommand's options.");
+    app.require_subcommand(1);
+
+    // One Selection per subcommand: each keeps pointers to its own options.
+    Selection summary_sel, pattern_sel, export_sel, compare_sel, plot_sel;
+    fs::path input, input_b, out_dir;
+    std::string out_file, format = "duo-json", plot_formats = "both";
+    int64_t window = 50;
+    int num_heads = 0, seqlen_threshold = 16384;
+
+    auto* summary = app.add_subcommand(
+        "summary", "Model shape, steps, final loss parts, how many gates sit near 0 / near 1 / in between, each "
+                   "layer's share of retrieval heads at --sparsity, and whether the gates still move "
+                   "(largest change over the last --window steps).");
+    summary->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
+    summary_sel.add_rule(summary, false);
+    summary_sel.add_step(summary);
+    summary->add_option("--window", window, "steps to look back for the convergence check")->capture_default_str();
+
+    auto* pattern = app.add_subcommand(
+        "pattern", "Turn gates into a deployable pattern: by --sparsity (that fraction of KV heads, those with the "
+                   "smallest gates, become streaming heads) or by --threshold (gate >= threshold: retrieval head). "
+                   "Prints a layers x KV heads table (R = retrieval, S = streaming) and, with --out, writes our "
+                   "pattern JSON (docs/pattern-format.md).");
+    pattern->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
+    pattern_sel.add_rule(pattern, true);
+    pattern_sel.add_window(pattern);
+    pattern_sel.add_step(pattern);
+    pattern->add_option("--out,-o", out_file, "write the pattern JSON here");
+
+    auto* exporter = app.add_subcommand(
+        "export", "Write the pattern for another runtime. --format duo-json: our pattern JSON. reference: a "
+                  "directory with full_attention_heads.tsv (gates clipped to [0,1]) and config.json "
+                  "(sink_size, recent_size), as mit-han-lab/duo-attention and NVIDIA kvpress load it; they "
+                  "choose heads by their own sparsity setting. rtp-llm: {\"headwise_config\": {...}} with one "
+                  "0/1 per query head per layer (1 = retrieval), to merge into the model's config.json.");
+    exporter->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
+    exporter->add_option("--format,-f", format, "duo-json, reference or rtp-llm")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"duo-json", "reference", "rtp-llm"}));
+    exporter->add_option("--out,-o", out_dir, "output file (duo-json, rtp-llm) or directory (reference)")->required();
+    export_sel.add_rule(exporter, true);
+    export_sel.add_window(exporter);
+    export_sel.add_step(exporter);
+    exporter->add_option("--num-heads", num_heads,
+                         "query heads per layer, for rtp-llm when the input does not record it (a reference directory)");
+    exporter->add_option("--seqlen-threshold", seqlen_threshold,
+                         "rtp-llm: sequences shorter than this use full attention in every head")
+        ->capture_default_str();
+
+    auto* compare = app.add_subcommand(
+        "compare", "Two runs or patterns side by side: overlap of their retrieval heads at --sparsity (Jaccard: "
+                   "shared / either) and Spearman rank correlation of all gates.");
+    compare->add_option("A", input, "first input (history, reference directory or pattern JSON)")->required();
+    compare->add_option("B", input_b, "second input, same model shape")->required();
+    compare_sel.add_rule(compare, false);
+
+    auto* plot = app.add_subcommand(
+        "plot", "Draw figures into --out: heatmap (gates, layers x KV heads, retrieval heads at --sparsity "
+                "outlined), histogram of the gates, and for a history also gate trajectories over training and "
+                "loss curves. PNG and/or SVG.");
+    plot->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
+    plot->add_option("--out,-o", out_dir, "directory for the figures")->required();
+    plot->add_option("--format,-f", plot_formats, "png, svg or both")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"png", "svg", "both"}));
+    plot_sel.add_rule(plot, false);
+    plot_sel.add_step(plot);
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      throw duo::Error(std::string(e.what()) + " (see duo-analyze --help)");
+    }
+
+    if (summary->parsed()) run_summary(input, summary_sel, window);
+    if (pattern->parsed()) run_pattern(input, pattern_sel, out_file);
+    if (exporter->parsed()) run_export(input, export_sel, format, out_dir, num_heads, seqlen_threshold);
+    if (compare->parsed()) run_compare(input, input_b, compare_sel);
+    if (plot->parsed()) run_plot(input, plot_sel, out_dir, plot_formats);
+    return 0;
+  });
+}

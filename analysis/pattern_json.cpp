@@ -1,0 +1,95 @@
+// Writing and reading our pattern JSON (docs/pattern-format.md).
+#include "analysis/pattern_json.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace duo::analysis {
+
+void write_pattern_json(const std::filesystem::path& path, const Pattern& p, const GateSet& g) {
+  using json = nlohmann::ordered_json;
+  json doc;
+  doc["format"] = kPatternFormat;
+  doc["schema_version"] = kPatternSchemaVersion;
+  doc["toolkit_version"] = DUO_VERSION;
+  doc["model"] = {{"name", g.model_name}, {"architecture", g.architecture}};
+  doc["num_layers"] = p.num_layers;
+  doc["num_kv_heads"] = p.num_kv_heads;
+  if (g.num_heads > 0) {
+    doc["num_heads"] = g.num_heads;
+    doc["gqa_group_size"] = g.num_heads / p.num_kv_heads;
+  } else {
+    doc["num_heads"] = nullptr;
+    doc["gqa_group_size"] = nullptr;
+  }
+  doc["sink"] = p.sink;
+  doc["recent"] = p.recent;
+  doc["rule"] = p.rule;
+  doc["requested_sparsity"] = p.requested_sparsity ? json(*p.requested_sparsity) : json(nullptr);
+  doc["sparsity"] = p.sparsity;
+  doc["threshold"] = p.threshold ? json(*p.threshold) : json(nullptr);
+  doc["retrieval_heads"] = p.retrieval_count();
+  doc["streaming_heads"] = static_cast<int>(p.retrieval.size()) - p.retrieval_count();
+  doc["source"] = {{"path", g.source.string()}, {"kind", g.kind}};
+  doc["source"]["step"] = g.step >= 0 ? json(g.step) : json(nullptr);
+  json heads = json::array();
+  for (int l = 0; l < p.num_layers; ++l)
+    for (int h = 0; h < p.num_kv_heads; ++h)
+      heads.push_back({{"layer", l},
+                       {"kv_head", h},
+                       {"gate", p.gates[static_cast<size_t>(l) * p.num_kv_heads + h]},
+                       {"role", p.is_retrieval(l, h) ? "retrieval" : "streaming"}});
+  doc["heads"] = std::move(heads);
+  std::ofstream out(path);
+  if (!out) throw Error(path, "cannot be written");
+  out << doc.dump(2) << "\n";
+  if (!out) throw Error(path, "write failed");
+}
+
+GateSet read_pattern_json(const std::filesystem::path& path) {
+  using nlohmann::json;
+  std::ifstream in(path);
+  if (!in) throw Error(path, std::filesystem::exists(path) ? "cannot be read" : "no such file");
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::exception& e) {
+    throw Error(path, std::string("not valid JSON: ") + e.what());
+  }
+  try {
+    if (!doc.is_object() || doc.value("format", "") != kPatternFormat)
+      throw Error(path, std::string("not a duo pattern file (no \"format\": \"") + kPatternFormat + "\")");
+    const int version = doc.at("schema_version").get<int>();
+    if (version > kPatternSchemaVersion)
+      throw Error(path, "pattern schema version " + std::to_string(version) + " is newer than this build reads (up to " +
+                            std::to_string(kPatternSchemaVersion) + "); update duo");
+    GateSet g;
+    g.source = path;
+    g.kind = "pattern";
+    g.model_name = doc.at("model").value("name", "");
+    g.architecture = doc.at("model").value("architecture", "");
+    g.num_layers = doc.at("num_layers").get<int>();
+    g.num_kv_heads = doc.at("num_kv_heads").get<int>();
+    g.num_heads = doc.at("num_heads").is_null() ? 0 : doc.at("num_heads").get<int>();
+    if (g.num_layers <= 0 || g.num_kv_heads <= 0) throw Error(path, "num_layers and num_kv_heads must be positive");
+    g.gates.assign(static_cast<size_t>(g.num_layers) * g.num_kv_heads, 0.0f);
+    std::vector<uint8_t> seen(g.gates.size(), 0);
+    for (const json& head : doc.at("heads")) {
+      const int l = head.at("layer").get<int>(), h = head.at("kv_head").get<int>();
+      if (l < 0 || l >= g.num_layers || h < 0 || h >= g.num_kv_heads)
+        throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") is out of range");
+      const size_t i = static_cast<size_t>(l) * g.num_kv_heads + h;
+      g.gates[i] = head.at("gate").get<float>();
+      seen[i] = 1;
+    }
+    if (std::count(seen.begin(), seen.end(), 0) != 0) throw Error(path, "\"heads\" does not list every (layer, kv_head)");
+    return g;
+  } catch (const json::exception& e) {
+    throw Error(path, std::string("malformed pattern file: ") + e.what());
+  }
+}
+
+}  // namespace duo::analysis

@@ -1,0 +1,232 @@
+// duo-analyze as users run it: each subcommand on a synthetic history, exports read back by an
+// independent Python reader (check_exports.py), figures checked as image files
+// (check_images.py), and one clear error line with exit status 1 for each kind of bad input.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "synthetic_run.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+fs::path work_dir() {
+  static const fs::path dir = [] {
+    fs::path d = fs::current_path() / "analyze_cli_test_data";
+    fs::remove_all(d);
+    fs::create_directories(d);
+    duo::test::write_synthetic_run(d / "run.h5", 100);
+    return d;
+  }();
+  return dir;
+}
+
+Result run(const std::string& program, const std::string& args) {
+  const fs::path dir = work_dir();
+  const std::string command = program + " " + args + " >" + quote((dir / "stdout").string()) + " 2>" +
+                              quote((dir / "stderr").string());
+  Result r;
+  const int raw = std::system(command.c_str());
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = slurp(dir / "stdout");
+  r.err = slurp(dir / "stderr");
+  return r;
+}
+
+Result analyze(const std::string& args) { return run(quote(DUO_ANALYZE), args); }
+
+Result python(const std::string& script, const std::string& args) {
+  const char* env = std::getenv("DUO_PYTHON");
+  return run(quote(env ? env : DUO_PYTHON_DEFAULT), quote(std::string(DUO_ANALYSIS_TEST_DIR) + "/" + script) + " " + args);
+}
+
+std::string path_arg(const fs::path& p) { return quote(p.string()); }
+
+// The error contract: exit 1 and exactly "duo-analyze: error: <what>: <problem>\n" on stderr.
+void expect_one_error(const Result& r, const std::string& starts, const std::string& contains) {
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("duo-analyze: error: " + starts, 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.find("HDF5-DIAG"), std::string::npos) << r.err;
+}
+
+}  // namespace
+
+TEST(AnalyzeCli, HelpExplainsEverySubcommand) {
+  Result r = analyze("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* word : {"summary", "pattern", "export", "compare", "plot", "full_attention_heads.tsv"})
+    EXPECT_NE(r.out.find(word), std::string::npos) << word;
+  r = analyze("export --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("rtp-llm"), std::string::npos);
+  EXPECT_NE(r.out.find("--sparsity"), std::string::npos);
+}
+
+TEST(AnalyzeCli, SummaryDescribesTheRun) {
+  Result r = analyze("summary " + path_arg(work_dir() / "run.h5") + " --sparsity 0.5 --window 50");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* text : {"3 layers, 8 query heads, 4 KV heads (GQA group 2)", "steps      100 (0..99)",
+                           "2 near 0 (< 0.1), 2 near 1 (> 0.9), 8 in between", "at sparsity 0.50: 6 of 12 KV heads",
+                           "    0     1/4      0.25", "    2     3/4      0.75", "over the last 50 steps"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
+}
+
+TEST(AnalyzeCli, PatternPrintsTheTableAndWritesJson) {
+  const fs::path json = work_dir() / "pattern.json";
+  Result r = analyze("pattern " + path_arg(work_dir() / "run.h5") + " --sparsity 0.25 -o " + path_arg(json));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("9 retrieval (R) and 3 streaming (S)"), std::string::npos) << r.out;
+  // Layer 0's targets are 3/11, 10/11, 5/11, 0: only kv3 is among the 3 smallest overall.
+  EXPECT_NE(r.out.find("    0  R 0.273 R 0.909 R 0.455 S 0.000   3/4"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(json));
+  r = analyze("pattern " + path_arg(work_dir() / "run.h5") + " --threshold 0.7");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("4 retrieval (R) and 8 streaming (S)"), std::string::npos) << r.out;
+}
+
+TEST(AnalyzeCli, ExportsReadBackIdenticallyInPython) {
+  for (const char* sparsity : {"0.25", "0.5", "0.75"}) {
+    SCOPED_TRACE(sparsity);
+    const fs::path dir = work_dir() / (std::string("export_") + sparsity);
+    const std::string run = path_arg(work_dir() / "run.h5") + " --sparsity " + sparsity;
+    ASSERT_EQ(analyze("export " + run + " -f duo-json -o " + path_arg(dir.string() + ".json")).status, 0);
+    ASSERT_EQ(analyze("export " + run + " -f reference -o " + path_arg(dir)).status, 0);
+    ASSERT_EQ(analyze("export " + run + " -f rtp-llm -o " + path_arg(dir.string() + ".rtp.json")).status, 0);
+    Result check = python("check_exports.py", path_arg(work_dir() / "run.h5") + " " + path_arg(dir.string() + ".json") +
+                                                  " " + path_arg(dir) + " " + path_arg(dir.string() + ".rtp.json") +
+                                                  " " + sparsity);
+    EXPECT_EQ(check.status, 0) << check.err;
+    EXPECT_EQ(check.out, "ok\n");
+  }
+  // A reference directory from elsewhere records no query head count; rtp-llm needs it.
+  const fs::path ref = work_dir() / "foreign_reference";
+  fs::create_directories(ref);
+  std::ofstream(ref / "full_attention_heads.tsv") << "0.1\t0.9\n0.8\t0.2\n";
+  std::ofstream(ref / "config.json") << R"({"sink_size": 128, "recent_size": 256})";
+  Result r = analyze("export " + path_arg(ref) + " -f rtp-llm -o " + path_arg(work_dir() / "x.json"));
+  expect_one_error(r, ref.string() + ": ", "pass --num-heads");
+  r = analyze("export " + path_arg(ref) + " -f rtp-llm --num-heads 4 -o " + path_arg(work_dir() / "x.json"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(slurp(work_dir() / "x.json").find("\"0\": [\n      0,\n      0,\n      1,\n      1\n    ]"),
+            std::string::npos)
+      << slurp(work_dir() / "x.json");
+}
+
+TEST(AnalyzeCli, CompareReportsOverlapAndRankCorrelation) {
+  const fs::path run = work_dir() / "run.h5";
+  Result r = analyze("compare " + path_arg(run) + " " + path_arg(run));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Jaccard overlap 1.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Spearman 1.0000"), std::string::npos) << r.out;
+  // A pattern directory with the gates in reverse order: no shared heads at 0.5, correlation -1.
+  const fs::path reversed = work_dir() / "reversed";
+  fs::create_directories(reversed);
+  {
+    std::ofstream tsv(reversed / "full_attention_heads.tsv");
+    for (int l = 0; l < 3; ++l)
+      for (int h = 0; h < 4; ++h) tsv << 1.0 - duo::test::target_gate(l, h) << (h == 3 ? "\n" : "\t");
+    std::ofstream(reversed / "config.json") << R"({"sink_size": 64, "recent_size": 256})";
+  }
+  r = analyze("compare " + path_arg(run) + " " + path_arg(reversed) + " --sparsity 0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("both 0; Jaccard overlap 0.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Spearman -1.0000"), std::string::npos) << r.out;
+}
+
+#ifdef DUO_WITH_PLPLOT
+TEST(AnalyzeCli, PlotsAreValidNonBlankImages) {
+  const fs::path figs = work_dir() / "figures";
+  Result r = analyze("plot " + path_arg(work_dir() / "run.h5") + " -o " + path_arg(figs));
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string files;
+  for (const char* name : {"heatmap", "trajectories", "losses", "histogram"})
+    for (const char* ext : {".png", ".svg"}) {
+      ASSERT_TRUE(fs::exists(figs / (std::string(name) + ext))) << name << ext;
+      files += " " + path_arg(figs / (std::string(name) + ext));
+    }
+  Result check = python("check_images.py", files);
+  EXPECT_EQ(check.status, 0) << check.err;
+  std::string expect;
+  for (int i = 0; i < 4; ++i) expect += "1100x750\nsvg 1100pt 750pt\n";
+  EXPECT_EQ(check.out, expect);
+}
+#else
+TEST(AnalyzeCli, PlotSaysItWasBuiltWithoutPlotting) {
+  Result r = analyze("plot " + path_arg(work_dir() / "run.h5") + " -o " + path_arg(work_dir() / "figures"));
+  expect_one_error(r, "this duo-analyze was built without PLplot", "cannot plot");
+}
+#endif
+
+TEST(AnalyzeCli, BadInputsGiveOneClearErrorEach) {
+  const fs::path dir = work_dir();
+  const fs::path missing = dir / "missing.h5";
+  expect_one_error(analyze("summary " + path_arg(missing)), missing.string() + ": ", "no such file");
+
+  const fs::path truncated = dir / "truncated.h5";
+  fs::copy_file(dir / "run.h5", truncated, fs::copy_options::overwrite_existing);
+  fs::resize_file(truncated, fs::file_size(truncated) / 2);
+  expect_one_error(analyze("summary " + path_arg(truncated)), truncated.string() + ": ", "");
+
+  const fs::path garbage = dir / "garbage.h5";
+  std::ofstream(garbage) << "not hdf5 at all\n";
+  expect_one_error(analyze("pattern " + path_arg(garbage)), garbage.string() + ": ", "not a readable HDF5 file");
+
+  const fs::path newer = dir / "newer.h5";
+  fs::copy_file(dir / "run.h5", newer, fs::copy_options::overwrite_existing);
+  {
+    hid_t f = H5Fopen(newer.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
+    int64_t v = 2;
+    H5Awrite(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+    H5Fclose(f);
+  }
+  expect_one_error(analyze("summary " + path_arg(newer)), newer.string() + ": ", "schema version 2 is newer");
+
+  const fs::path empty = dir / "empty.h5";
+  duo::test::write_synthetic_run(empty, 0);
+  expect_one_error(analyze("pattern " + path_arg(empty)), empty.string() + ": ", "no steps");
+
+  expect_one_error(analyze("pattern " + path_arg(dir / "run.h5") + " --sparsity 1.5"), "--sparsity 1.5: ",
+                   "must be between 0 and 1");
+  expect_one_error(analyze("summary " + path_arg(dir / "run.h5") + " --sparsity -0.25"), "--sparsity -0.25: ",
+                   "must be between 0 and 1");
+  expect_one_error(analyze("pattern " + path_arg(dir / "run.h5") + " --step 500"), (dir / "run.h5").string() + ": ",
+                   "no step 500");
+
+  const fs::path ragged = dir / "ragged";
+  fs::create_directories(ragged);
+  std::ofstream(ragged / "full_attention_heads.tsv") << "0.1\t0.2\n0.3\n";
+  expect_one_error(analyze("pattern " + path_arg(ragged)), (ragged / "full_attention_heads.tsv").string() + ": ",
+                   "ragged rows: line 2 has 1 values, line 1 has 2");
+  const fs::path words = dir / "words";
+  fs::create_directories(words);
+  std::ofstream(words / "full_attention_heads.tsv") << "0.1\tzero\n";
+  expect_one_error(analyze("pattern " + path_arg(words)), (words / "full_attention_heads.tsv").string() + ": ",
+                   "'zero' is not a number");
+
+  expect_one_error(analyze("pattern"), "", "INPUT is required");
+}
