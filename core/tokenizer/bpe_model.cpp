@@ -78,6 +78,7 @@ BpeModel::BpeModel(StringMap<int32_t> vocab,
   }
 
   if (options_.byte_level_input) {
+    input_vocab_.reserve(vocab_.size());
     // Tokens outside the byte-level alphabet (none in practice) can never match such input.
     for (const auto& [token, id] : vocab_)
       if (auto bytes = byte_level::to_bytes(token)) input_vocab_.emplace(std::move(*bytes), id);
@@ -100,16 +101,18 @@ BpeModel::BpeModel(StringMap<int32_t> vocab,
   }
 
   auto table = std::make_shared<MergeTable>(merges.size());
+  std::string merged_token;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [left, right] = merges[rank];
-    auto lookup = [&](const std::string& token) {
+    auto lookup = [&](std::string_view token) {
       auto it = vocab_.find(token);
       if (it == vocab_.end())
         throw Error("model merges: \"" + left + " " + right + "\" (merge " + std::to_string(rank) +
-                    ") uses \"" + token + "\", which is not in the vocab");
+                    ") uses \"" + std::string(token) + "\", which is not in the vocab");
       return it->second;
     };
-    const int32_t merged = lookup(left + right);
+    merged_token.assign(left).append(right);
+    const int32_t merged = lookup(merged_token);
     table->put(pair_key(lookup(left), lookup(right)), static_cast<int32_t>(rank), merged);
   }
   merges_ = std::move(table);

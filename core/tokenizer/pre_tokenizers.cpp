@@ -86,17 +86,6 @@ void SplitPreTokenizer::pre_tokenize(std::vector<Piece>& pieces, PieceArena&) co
     matches.clear();
     segments.clear();
     pattern_.find_all(piece.text, matches);
-    if (behavior_ == SplitBehavior::Isolated) {
-      // Every segment is kept as it is, so skip building them (the Llama-3 hot path).
-      size_t prev = 0;
-      for (const auto& m : matches) {
-        if (prev != m.start) out.push_back({piece.text.substr(prev, m.start - prev), piece.at_start && prev == 0});
-        out.push_back({piece.text.substr(m.start, m.end - m.start), piece.at_start && m.start == 0});
-        prev = m.end;
-      }
-      if (prev != piece.text.size()) out.push_back({piece.text.substr(prev), piece.at_start && prev == 0});
-      return;
-    }
     segment(piece.text, matches, invert_, segments);
     split_segments(piece, segments, behavior_, out);
   });
@@ -112,6 +101,7 @@ ByteLevelPreTokenizer::ByteLevelPreTokenizer(bool add_prefix_space, bool use_reg
 void ByteLevelPreTokenizer::pre_tokenize(std::vector<Piece>& pieces, PieceArena& arena) const {
   if (!add_prefix_space_ && !gpt2_split_) return;
   std::vector<Regex::Match> matches;
+  std::vector<Segment> segments;
   for_each_piece(pieces, [&](const Piece& original, std::vector<Piece>& out) {
     Piece piece = original;
     if (add_prefix_space_ && piece.text.front() != ' ') {
@@ -123,14 +113,10 @@ void ByteLevelPreTokenizer::pre_tokenize(std::vector<Piece>& pieces, PieceArena&
       return;
     }
     matches.clear();
+    segments.clear();
     gpt2_split_->find_all(piece.text, matches);
-    size_t prev = 0;
-    for (const auto& m : matches) {
-      if (prev != m.start) out.push_back({piece.text.substr(prev, m.start - prev), piece.at_start && prev == 0});
-      out.push_back({piece.text.substr(m.start, m.end - m.start), piece.at_start && m.start == 0});
-      prev = m.end;
-    }
-    if (prev != piece.text.size()) out.push_back({piece.text.substr(prev), piece.at_start && prev == 0});
+    segment(piece.text, matches, false, segments);
+    split_segments(piece, segments, SplitBehavior::Isolated, out);
   });
 }
 

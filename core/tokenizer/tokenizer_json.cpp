@@ -204,6 +204,7 @@ class Loader {
     options.byte_level_input = byte_level_input;
 
     StringMap<int32_t> vocab;
+    vocab.reserve(j.at("vocab").size());
     for (const auto& [token, id] : j.at("vocab").items()) vocab.emplace(token, id.get<int32_t>());
     std::vector<std::pair<std::string, std::string>> merges;
     const json& merge_list = j.at("merges");

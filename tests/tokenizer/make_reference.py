@@ -133,6 +133,45 @@ def invalid_utf8_cases(text_bytes, rng):
     return out
 
 
+def variant(tok, **parts):
+    """The same vocab and merges with other pipeline parts (JSON dicts), to cover components
+    the trained tokenizers do not use; the ids only need to be deterministic, not good."""
+    data = json.loads(tok.to_str())
+    data.update(parts)
+    return Tokenizer.from_str(json.dumps(data))
+
+
+def byte_level_variants(tok):
+    bos = {"type": "TemplateProcessing",
+           "single": [{"SpecialToken": {"id": "<|bos|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+           "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+           "special_tokens": {"<|bos|>": {"id": "<|bos|>", "ids": [tok.token_to_id("<|bos|>")], "tokens": ["<|bos|>"]}}}
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    return {
+        # GPT-2 style: ByteLevel does the splitting and adds a leading space; Llama-3.1 style
+        # post-processor (Sequence of ByteLevel and a BOS template).
+        "tiny_gpt2": variant(tok, normalizer=None,
+                             pre_tokenizer={"type": "ByteLevel", "add_prefix_space": True,
+                                            "trim_offsets": True, "use_regex": True},
+                             post_processor={"type": "Sequence", "processors": [byte_level, bos]}),
+        # Every Split behavior, inversion, literal and regex patterns, NFKD and regex Replace.
+        "tiny_splits": variant(
+            tok,
+            normalizer={"type": "Sequence", "normalizers": [
+                {"type": "NFKD"}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+            pre_tokenizer={"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": "\\p{N}+"}, "behavior": "MergedWithPrevious", "invert": False},
+                {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+                {"type": "Split", "pattern": {"Regex": "[.,;:!?]"}, "behavior": "Contiguous", "invert": False},
+                {"type": "Split", "pattern": {"Regex": "[\\t\\n]"}, "behavior": "Removed", "invert": False},
+                # Inverted: the emoji faces between the matches are removed.
+                {"type": "Split", "pattern": {"Regex": "[^\\x{1F600}-\\x{1F64F}]+"}, "behavior": "Removed", "invert": True},
+                {"type": "Split", "pattern": {"Regex": "[aeiou]"}, "behavior": "Isolated", "invert": False},
+                byte_level]},
+            post_processor=None),
+    }
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -155,10 +194,15 @@ def main():
     for name in ("llama3", "llama2"):
         tokenizers[name] = Tokenizer.from_file(os.path.join(fixtures, "tokenizers", name, "tokenizer.json"))
     tokenizers["tiny_bytelevel"] = train_byte_level(lines)
+    tokenizers.update(byte_level_variants(tokenizers["tiny_bytelevel"]))
     spm = train_sentencepiece(lines, metaspace=False)
     tokenizers["tiny_spm"] = with_byte_fallback(spm, True, "<unk>")
     tokenizers["tiny_spm_unk"] = with_byte_fallback(spm, False, "<unk>")
     tokenizers["tiny_metaspace"] = with_byte_fallback(train_sentencepiece(lines, metaspace=True), True, "<unk>")
+    tokenizers["tiny_metaspace_always"] = variant(
+        tokenizers["tiny_metaspace"],
+        pre_tokenizer={"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False},
+        decoder={"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False})
 
     for name, tok in tokenizers.items():
         if name.startswith("tiny_"):

@@ -14,7 +14,7 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-class TokenizerFiles : public testing::Test {
+class tokenizer_files : public testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -79,7 +79,7 @@ class TokenizerFiles : public testing::Test {
   fs::path dir_;
 };
 
-TEST_F(TokenizerFiles, EncodesAndDecodesTheTinyTokenizer) {
+TEST_F(tokenizer_files, EncodesAndDecodesTheTinyTokenizer) {
   const auto tok = load(tiny());
   // Expected values checked with the `tokenizers` library. "a b" (rank 0) then "ab c" make
   // "▁" "abc"; é is not in the vocab, so it falls back to its two bytes; "x" and "y" are
@@ -97,7 +97,7 @@ TEST_F(TokenizerFiles, EncodesAndDecodesTheTinyTokenizer) {
   EXPECT_EQ(tok.vocab_size(), 11);
 }
 
-TEST_F(TokenizerFiles, MergesAsPairsEqualMergesAsStrings) {
+TEST_F(tokenizer_files, MergesAsPairsEqualMergesAsStrings) {
   json pairs = tiny();
   pairs["model"]["merges"] = json::array({{"a", "b"}, {"ab", "c"}, {"▁", "ab"}});
   const auto a = load(tiny()).encode("abc abcab cba");
@@ -109,7 +109,7 @@ TEST_F(TokenizerFiles, MergesAsPairsEqualMergesAsStrings) {
   EXPECT_EQ(load(reordered).encode("abc", false), (std::vector<int32_t>{8, 4}));
 }
 
-TEST_F(TokenizerFiles, MissingFileNamesIt) {
+TEST_F(tokenizer_files, MissingFileNamesIt) {
   try {
     duo::Tokenizer::from_dir(dir_ / "nowhere");
     ADD_FAILURE() << "no error";
@@ -118,7 +118,7 @@ TEST_F(TokenizerFiles, MissingFileNamesIt) {
   }
 }
 
-TEST_F(TokenizerFiles, BadJson) {
+TEST_F(tokenizer_files, BadJson) {
   const auto path = write("tokenizer.json", "{\"model\": [1, 2,");
   try {
     duo::Tokenizer::from_files(path);
@@ -129,19 +129,19 @@ TEST_F(TokenizerFiles, BadJson) {
   }
 }
 
-TEST_F(TokenizerFiles, MalformedFieldIsAnError) {
+TEST_F(tokenizer_files, MalformedFieldIsAnError) {
   json j = tiny();
   j["model"]["vocab"]["a"] = "not a number";
   expect_load_error(j, {"malformed"});
 }
 
-TEST_F(TokenizerFiles, UnsupportedModelType) {
+TEST_F(tokenizer_files, UnsupportedModelType) {
   json j = tiny();
   j["model"]["type"] = "WordPiece";
   expect_load_error(j, {"unsupported model type", "WordPiece"});
 }
 
-TEST_F(TokenizerFiles, UnsupportedComponents) {
+TEST_F(tokenizer_files, UnsupportedComponents) {
   json j = tiny();
   j["normalizer"] = {{"type", "Lowercase"}};
   expect_load_error(j, {"normalizer", "Lowercase"});
@@ -170,19 +170,19 @@ TEST_F(TokenizerFiles, UnsupportedComponents) {
   expect_load_error(j, {"ByteLevel must be the last"});
 }
 
-TEST_F(TokenizerFiles, MergeWithUnknownToken) {
+TEST_F(tokenizer_files, MergeWithUnknownToken) {
   json j = tiny();
   j["model"]["merges"].push_back("c zz");
   expect_load_error(j, {"merges", "zz"});
 }
 
-TEST_F(TokenizerFiles, BadRegex) {
+TEST_F(tokenizer_files, BadRegex) {
   json j = tiny();
   j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}, {"invert", false}};
   expect_load_error(j, {"pre_tokenizer Split", "(unclosed"});
 }
 
-TEST_F(TokenizerFiles, InvalidUtf8GivesTheByteOffset) {
+TEST_F(tokenizer_files, InvalidUtf8GivesTheByteOffset) {
   const auto tok = load(tiny());
   for (const auto& [text, offset] : std::vector<std::pair<std::string, size_t>>{
            {"ab\xff", 2}, {"\xc3", 0}, {"abc\xe2\x82", 3}, {"\xed\xa0\x80", 0}, {"a\xc0\xaf", 1}}) {
@@ -196,14 +196,14 @@ TEST_F(TokenizerFiles, InvalidUtf8GivesTheByteOffset) {
   }
 }
 
-TEST_F(TokenizerFiles, UnknownIdOnDecode) {
+TEST_F(tokenizer_files, UnknownIdOnDecode) {
   const auto tok = load(tiny());
   const std::vector<int32_t> ids = {2, 99};
   EXPECT_THROW(tok.decode(ids), duo::Error);
   EXPECT_THROW(tok.id_to_token(-1), duo::Error);
 }
 
-TEST_F(TokenizerFiles, ConfigGivesBosAndEos) {
+TEST_F(tokenizer_files, ConfigGivesBosAndEos) {
   const auto json_path = write("tokenizer.json", tiny().dump());
   const auto config = write("tokenizer_config.json", R"({"bos_token": "<s>", "eos_token": {"content": "<unk>"}})");
   const auto tok = duo::Tokenizer::from_files(json_path, config);

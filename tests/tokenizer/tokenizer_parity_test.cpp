@@ -10,6 +10,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -112,14 +113,33 @@ TEST_P(Parity, DecodeOfIdWindows) {
   EXPECT_EQ(failures, 0);
 }
 
+// The word memo is shared between threads; encodes from several threads must not disturb it.
+TEST_P(Parity, ConcurrentEncodesAgree) {
+  const json& snippets = reference_["snippets"];
+  constexpr size_t kThreads = 4;
+  std::vector<size_t> failures(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < snippets.size(); i += kThreads) {
+        const auto ids = tokenizer_->encode(snippets[i]["text"].get<std::string>());
+        if (ids != snippets[i]["ids"].get<std::vector<int32_t>>()) ++failures[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (size_t t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0u) << "thread " << t;
+}
+
 TEST_P(Parity, VocabSize) { EXPECT_EQ(tokenizer_->vocab_size(), reference_["vocab_size"].get<int32_t>()); }
 
-INSTANTIATE_TEST_SUITE_P(Tokenizers, Parity,
-                         testing::Values("llama3", "llama2", "tiny_bytelevel", "tiny_spm",
-                                         "tiny_spm_unk", "tiny_metaspace"),
+INSTANTIATE_TEST_SUITE_P(tokenizer, Parity,
+                         testing::Values("llama3", "llama2", "tiny_bytelevel", "tiny_gpt2",
+                                         "tiny_splits", "tiny_spm", "tiny_spm_unk",
+                                         "tiny_metaspace", "tiny_metaspace_always"),
                          [](const testing::TestParamInfo<std::string>& info) { return info.param; });
 
-TEST(InvalidUtf8, ErrorNamesTheOffsetPythonReports) {
+TEST(tokenizer_utf8, ErrorNamesTheOffsetPythonReports) {
   const json cases = json::parse(read_file(kReference / "invalid_utf8.json"));
   ASSERT_GE(cases.size(), 40u);
   const auto tokenizer = duo::Tokenizer::from_dir(tokenizer_dir("llama3"));
