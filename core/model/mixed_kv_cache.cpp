@@ -1,0 +1,153 @@
+#include "model/mixed_kv_cache.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace duo {
+
+HeadPattern HeadPattern::uniform(int64_t num_layers, int64_t num_kv_heads, bool retrieval,
+                                 int64_t sink, int64_t recent) {
+  HeadPattern p;
+  p.num_layers = num_layers;
+  p.num_kv_heads = num_kv_heads;
+  p.retrieval.assign(num_layers * num_kv_heads, retrieval ? 1 : 0);
+  p.sink = sink;
+  p.recent = recent;
+  return p;
+}
+
+namespace {
+
+// Query heads of the given KV heads: KV head h serves query heads h*group .. h*group+group-1.
+at::Tensor query_heads(const at::Tensor& kv_heads, int64_t group) {
+  return (kv_heads.unsqueeze(1) * group + at::arange(group, kv_heads.options())).flatten();
+}
+
+at::Tensor expand_groups(const at::Tensor& kv, int64_t group) {
+  return group == 1 ? kv : kv.repeat_interleave(group, 1);
+}
+
+}  // namespace
+
+MixedKVCacheAttention::MixedKVCacheAttention(const HeadPattern& pattern, int64_t batch,
+                                             int64_t max_length, int64_t head_dim,
+                                             at::ScalarType dtype, at::Device device)
+    : pattern_(pattern), max_length_(max_length), layers_(pattern.num_layers) {
+  const auto opts = at::TensorOptions().dtype(dtype).device(device);
+  const int64_t sink_cap = std::min(pattern.sink, max_length);
+  const int64_t recent_cap = std::min(pattern.recent, std::max<int64_t>(0, max_length - sink_cap));
+  for (int64_t layer = 0; layer < pattern.num_layers; ++layer) {
+    std::vector<int64_t> r, s;
+    for (int64_t h = 0; h < pattern.num_kv_heads; ++h)
+      (pattern.is_retrieval(layer, h) ? r : s).push_back(h);
+    Layer& l = layers_[layer];
+    l.retrieval_idx = at::tensor(r, at::kLong).to(device);
+    l.streaming_idx = at::tensor(s, at::kLong).to(device);
+    const auto nr = static_cast<int64_t>(r.size()), ns = static_cast<int64_t>(s.size());
+    l.full_k = at::empty({batch, nr, max_length, head_dim}, opts);
+    l.full_v = at::empty_like(l.full_k);
+    l.sink_k = at::empty({batch, ns, sink_cap, head_dim}, opts);
+    l.sink_v = at::empty_like(l.sink_k);
+    l.recent_k = at::empty({batch, ns, recent_cap, head_dim}, opts);
+    l.recent_v = at::empty_like(l.recent_k);
+  }
+}
+
+int64_t MixedKVCacheAttention::kv_bytes() const {
+  int64_t bytes = 0;
+  for (const Layer& l : layers_)
+    for (const at::Tensor* t : {&l.full_k, &l.full_v, &l.sink_k, &l.sink_v, &l.recent_k, &l.recent_v})
+      bytes += static_cast<int64_t>(t->nbytes());
+  return bytes;
+}
+
+at::Tensor MixedKVCacheAttention::attend_streaming(Layer& l, const at::Tensor& q,
+                                                   const at::Tensor& k, const at::Tensor& v,
+                                                   int64_t start) {
+  const int64_t T = k.size(2), group = q.size(1) / k.size(1);
+  const int64_t sink_cap = l.sink_k.size(2), recent_cap = l.recent_k.size(2);
+  const int64_t n_sink = std::min(start, sink_cap);
+  const int64_t n_recent = std::min(std::max<int64_t>(0, start - sink_cap), recent_cap);
+
+  // Keys: sink tokens, recent buffer (order is irrelevant: RoPE is already in k), the chunk.
+  auto keys = at::cat({l.sink_k.narrow(2, 0, n_sink), l.recent_k.narrow(2, 0, n_recent), k}, 2);
+  auto values = at::cat({l.sink_v.narrow(2, 0, n_sink), l.recent_v.narrow(2, 0, n_recent), v}, 2);
+  const int64_t n_prev = n_sink + n_recent;
+  at::Tensor out;
+  if (T == 1) {
+    out = at::scaled_dot_product_attention(q, expand_groups(keys, group), expand_groups(values, group));
+  } else {
+    auto mask = at::cat({at::ones({T, n_prev}, at::TensorOptions().dtype(at::kBool).device(q.device())),
+                         at::ones({T, T}, at::TensorOptions().dtype(at::kBool).device(q.device())).tril()},
+                        1);
+    out = at::scaled_dot_product_attention(q, expand_groups(keys, group), expand_groups(values, group), mask);
+  }
+
+  // Keep the chunk's tokens: positions < sink go to the sink buffer, the rest into the ring
+  // buffer at slot (position - sink) mod recent_cap (only the last recent_cap of them survive).
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t pos = start + t;
+    if (pos < sink_cap) {
+      l.sink_k.narrow(2, pos, 1).copy_(k.narrow(2, t, 1));
+      l.sink_v.narrow(2, pos, 1).copy_(v.narrow(2, t, 1));
+    } else if (recent_cap > 0 && pos >= start + T - recent_cap) {
+      const int64_t slot = (pos - sink_cap) % recent_cap;
+      l.recent_k.narrow(2, slot, 1).copy_(k.narrow(2, t, 1));
+      l.recent_v.narrow(2, slot, 1).copy_(v.narrow(2, t, 1));
+    }
+  }
+  return out;
+}
+
+at::Tensor MixedKVCacheAttention::forward(const AttentionInput& in) {
+  Layer& l = layers_.at(in.layer);
+  const int64_t T = in.k.size(2), group = in.q.size(1) / in.k.size(1);
+  if (in.start_pos != l.length)
+    throw std::logic_error("MixedKVCacheAttention: layer " + std::to_string(in.layer) + " holds " +
+                           std::to_string(l.length) + " tokens but was given start_pos " +
+                           std::to_string(in.start_pos));
+  if (l.length + T > max_length_)
+    throw std::invalid_argument("MixedKVCacheAttention: context exceeds max_length " +
+                                std::to_string(max_length_));
+  auto out = at::empty_like(in.q);
+  if (l.retrieval_idx.numel() > 0) {
+    auto k = in.k.index_select(1, l.retrieval_idx), v = in.v.index_select(1, l.retrieval_idx);
+    l.full_k.narrow(2, l.length, T).copy_(k);
+    l.full_v.narrow(2, l.length, T).copy_(v);
+    auto qh = query_heads(l.retrieval_idx, group);
+    auto o = causal_attention(in.q.index_select(1, qh), l.full_k.narrow(2, 0, l.length + T),
+                              l.full_v.narrow(2, 0, l.length + T));
+    out.index_copy_(1, qh, o);
+  }
+  if (l.streaming_idx.numel() > 0) {
+    auto qh = query_heads(l.streaming_idx, group);
+    auto o = attend_streaming(l, in.q.index_select(1, qh), in.k.index_select(1, l.streaming_idx),
+                              in.v.index_select(1, l.streaming_idx), l.length);
+    out.index_copy_(1, qh, o);
+  }
+  l.length += T;
+  if (in.layer == pattern_.num_layers - 1) length_ = l.length;
+  return out;
+}
+
+at::Tensor streaming_mask_for_chunks(int64_t T, int64_t chunk, int64_t sink, int64_t recent) {
+  auto opts = at::TensorOptions().dtype(at::kLong);
+  auto p = at::arange(T, opts).unsqueeze(1);
+  auto j = at::arange(T, opts).unsqueeze(0);
+  auto chunk_start = p.div(chunk, "floor") * chunk;
+  // Seen: the sink, the chunk so far, and the `recent` tokens before the chunk.
+  return j.le(p).logical_and(j.lt(sink).logical_or(j.ge(chunk_start - recent)));
+}
+
+int64_t pattern_kv_bytes(const HeadPattern& pattern, int64_t batch, int64_t max_length,
+                         int64_t head_dim, int64_t dtype_bytes) {
+  const int64_t streaming_tokens = std::min(max_length, pattern.sink + pattern.recent);
+  int64_t tokens = 0;
+  for (int64_t layer = 0; layer < pattern.num_layers; ++layer)
+    for (int64_t h = 0; h < pattern.num_kv_heads; ++h)
+      tokens += pattern.is_retrieval(layer, h) ? max_length : streaming_tokens;
+  return 2 * tokens * batch * head_dim * dtype_bytes;
+}
+
+}  // namespace duo

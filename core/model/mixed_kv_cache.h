@@ -1,0 +1,58 @@
+// MixedKVCacheAttention: inference with a head pattern as a runtime would run it. Retrieval
+// heads keep a full KV cache; streaming heads keep a fixed-size one (the first `sink` tokens and
+// a buffer of the `recent` most recent tokens), so memory really shrinks with sparsity.
+//
+// Tokens arrive in chunks (chunked prefill, then one token per decode step). A streaming head
+// attends, for the queries of the chunk starting at position s, to: its sink tokens, its recent
+// buffer (the last `recent` tokens before s that are not sink tokens) and the chunk itself
+// causally — the reference implementation's chunked-prefill rule. streaming_mask_for_chunks()
+// spells that out as a dense mask, for tests.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/attention.h"
+#include "model/head_pattern.h"
+
+namespace duo {
+
+class MixedKVCacheAttention : public Attention {
+ public:
+  // max_length: the longest context this cache will hold; the full caches are allocated for
+  // it up front (a static cache), so kv_bytes() is known before the first token.
+  MixedKVCacheAttention(const HeadPattern& pattern, int64_t batch, int64_t max_length,
+                        int64_t head_dim, at::ScalarType dtype, at::Device device);
+  at::Tensor forward(const AttentionInput& in) override;
+
+  int64_t length() const { return length_; }
+  int64_t kv_bytes() const;  // bytes of every K and V buffer allocated
+
+ private:
+  struct Layer {
+    at::Tensor retrieval_idx, streaming_idx;  // KV head indices (int64)
+    at::Tensor full_k, full_v;                // [B, |R|, max_length, D]
+    at::Tensor sink_k, sink_v;                // [B, |S|, sink, D]
+    at::Tensor recent_k, recent_v;            // [B, |S|, n, D], n <= recent: oldest first
+    int64_t length = 0;
+  };
+  at::Tensor attend_streaming(Layer& l, const at::Tensor& q, const at::Tensor& k,
+                              const at::Tensor& v, int64_t start);
+
+  HeadPattern pattern_;
+  int64_t max_length_;
+  std::vector<Layer> layers_;
+  int64_t length_ = 0;
+};
+
+// The dense [T, T] mask a streaming head effectively uses when T tokens arrive in chunks of
+// `chunk` (true = allowed); for checking the engine against a plain masked forward.
+at::Tensor streaming_mask_for_chunks(int64_t T, int64_t chunk, int64_t sink, int64_t recent);
+
+// KV-cache bytes of a pattern at a context length, by formula: per layer, retrieval heads hold
+// max_length tokens, streaming heads min(max_length, sink + recent); K and V; batch × head_dim.
+int64_t pattern_kv_bytes(const HeadPattern& pattern, int64_t batch, int64_t max_length,
+                         int64_t head_dim, int64_t dtype_bytes);
+
+}  // namespace duo
