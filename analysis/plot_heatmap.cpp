@@ -41,7 +41,7 @@ void plot_heatmap(const std::filesystem::path& out, ImageFormat format, const Ga
       }
   plwidth(1.0);
   plcol0(kBlack);
-  plbox("bcnst", tick_step(H, 16), 0, "bcnstv", tick_step(L, 16), 0);
+  plbox("bcnst", tick_step(H, 16), 1, "bcnstv", tick_step(L, 16), 1);  // no minor ticks inside cells
   draw_axis_labels("KV head", "layer");
 
   char title[256], subtitle[256];

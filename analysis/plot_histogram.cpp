@@ -19,7 +19,10 @@ void plot_histogram(const std::filesystem::path& out, ImageFormat format, const 
   for (float v : g.gates) counts[std::clamp(static_cast<int>(v * kBins), 0, kBins - 1)]++;
   const int most = *std::max_element(counts.begin(), counts.end());
   const double top = std::max(1.0, most * 1.15);
-  const double y_tick = std::max(1.0, std::ceil(top / 8));  // whole heads only
+  // A round tick spacing (1, 2 or 5 times a power of ten) giving about six ticks; whole heads only.
+  const double raw = std::max(1.0, top / 6);
+  const double decade = std::pow(10.0, std::floor(std::log10(raw)));
+  const double y_tick = raw <= decade ? decade : raw <= 2 * decade ? 2 * decade : raw <= 5 * decade ? 5 * decade : 10 * decade;
 
   plvpor(0.1, 0.96, 0.11, 0.86);
   plwind(0, 1, 0, top);

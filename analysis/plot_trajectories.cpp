@@ -18,8 +18,15 @@ void plot_trajectories(const std::filesystem::path& out, ImageFormat format, con
   const int64_t rows = history.rows();
   const int64_t n = history.gates_per_step();
   const int H = history.meta().num_kv_heads;
-  std::vector<PLFLT> x(rows), y(rows);
-  for (int64_t r = 0; r < rows; ++r) x[r] = static_cast<PLFLT>(history.steps()[r]);
+  // At most ~600 points per line: finer than the figure resolves, and it keeps the SVG of a
+  // 1024-head, 2000-step run small. The last step is always drawn.
+  const int64_t stride = std::max<int64_t>(1, (rows + 599) / 600);
+  std::vector<int64_t> picked;
+  for (int64_t r = 0; r < rows; r += stride) picked.push_back(r);
+  if (picked.back() != rows - 1) picked.push_back(rows - 1);
+  const auto points = static_cast<PLINT>(picked.size());
+  std::vector<PLFLT> x(points), y(points);
+  for (PLINT k = 0; k < points; ++k) x[k] = static_cast<PLFLT>(history.steps()[picked[k]]);
   const double x0 = x.front(), x1 = rows > 1 ? x.back() : x.front() + 1;
 
   plvpor(0.1, 0.87, 0.11, 0.86);
@@ -27,12 +34,12 @@ void plot_trajectories(const std::filesystem::path& out, ImageFormat format, con
   plcol0(kGrid);
   plbox("g", 0, 0, "g", 0.1, 0);
   auto series = [&](int64_t i) {
-    for (int64_t r = 0; r < rows; ++r) y[r] = history.gates_all()[r * n + i];
+    for (PLINT k = 0; k < points; ++k) y[k] = history.gates_all()[picked[k] * n + i];
   };
   plcol0(kFaint);
   for (int64_t i = 0; i < n; ++i) {
     series(i);
-    plline(static_cast<PLINT>(rows), x.data(), y.data());
+    plline(points, x.data(), y.data());
   }
 
   // Borderline heads: the final gates nearest the threshold (0.5 when there is none).
@@ -51,7 +58,7 @@ void plot_trajectories(const std::filesystem::path& out, ImageFormat format, con
   for (int k = 0; k < highlighted; ++k) {
     series(order[k]);
     plcol0(kAccent1 + k);
-    plline(static_cast<PLINT>(rows), x.data(), y.data());
+    plline(points, x.data(), y.data());
     labels.push_back({y.back(), order[k]});
   }
   plwidth(1.0);

@@ -1,0 +1,286 @@
+#include "analysis/sweep.h"
+
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "analysis/pattern.h"
+#include "model/chunked_prefill.h"
+#include "model/llama.h"
+#include "model/mixed_kv_cache.h"
+#include "model/model_config.h"
+#include "synth/passkey.h"
+#include "synth/rng.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace duo::analysis {
+namespace {
+
+constexpr const char* kCsvHeader =
+    "method,seed,sparsity,length,depth,sample,exact,overlap,kv_bytes,prefill_s,decode_s_per_token,"
+    "retrieval_heads";
+
+using CellKey = std::tuple<std::string, int64_t, double, int64_t, double, int64_t>;
+CellKey key_of(const SweepRow& r) { return {r.method, r.seed, r.sparsity, r.length, r.depth, r.sample}; }
+
+// Sparsities and depths are compared after the CSV round trip, so keys use the printed value.
+double canonical(double x) { return std::stod(format_number(x, 6)); }
+
+synth::PasskeyConfig task_config(const SweepOptions& o, int64_t length, double depth) {
+  synth::PasskeyConfig c;
+  c.haystack.files.assign(o.haystack.begin(), o.haystack.end());
+  c.seed = o.seed;
+  c.num_passkeys = 1;
+  c.passkey_words = o.passkey_words;
+  c.depth_min = c.depth_max = depth;
+  c.depth_count = 1;
+  c.context_min = c.context_max = length;
+  c.context_count = 1;
+  c.shuffle = false;
+  if (o.task == SweepTask::niah) {
+    // One needle sentence; its value is a run of digits.
+    c.word_list = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    c.prefix = "";
+    c.suffix = "\n\n";
+    c.separator = "\n";
+    c.needle = "The special magic number is: ";
+    c.question = "What is the special magic number mentioned in the text?\n";
+    c.answer_prefix = "The special magic number is: ";
+  }
+  return c;
+}
+
+// Token-level F1 of two id sequences (multiset overlap).
+double overlap_f1(const std::vector<int64_t>& got, const std::vector<int32_t>& want) {
+  std::map<int64_t, int64_t> counts;
+  for (int32_t t : want) ++counts[t];
+  int64_t common = 0;
+  for (int64_t t : got)
+    if (counts[t]-- > 0) ++common;
+  if (common == 0) return 0;
+  double p = double(common) / double(got.size()), r = double(common) / double(want.size());
+  return 2 * p * r / (p + r);
+}
+
+HeadPattern head_pattern(const std::vector<uint8_t>& retrieval, const GateSet& g, const SweepOptions& o) {
+  HeadPattern p;
+  p.num_layers = g.num_layers;
+  p.num_kv_heads = g.num_kv_heads;
+  p.retrieval = retrieval;
+  p.sink = o.sink;
+  p.recent = o.recent;
+  return p;
+}
+
+// round(s * N) streaming heads drawn uniformly (deterministic for a seed).
+std::vector<uint8_t> random_retrieval(int64_t heads, double sparsity, uint64_t seed) {
+  const auto streaming = static_cast<size_t>(std::nearbyint(sparsity * double(heads)));
+  std::vector<int64_t> order(heads);
+  for (int64_t i = 0; i < heads; ++i) order[i] = i;
+  synth::Rng rng(seed, 0xD0E);
+  rng.partial_shuffle(order, streaming);
+  std::vector<uint8_t> retrieval(heads, 1);
+  for (size_t i = 0; i < streaming; ++i) retrieval[order[i]] = 0;
+  return retrieval;
+}
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "bf16") return at::kBFloat16;
+  if (name == "fp16") return at::kHalf;
+  if (name == "fp32") return at::kFloat;
+  throw Error("--dtype: expected bf16, fp16 or fp32, got " + name);
+}
+
+at::Device parse_device(const std::string& name) {
+  const bool cuda = torch::cuda::is_available();
+  if (name == "cuda" && !cuda) throw Error("--device cuda: no CUDA device is available");
+  if (name == "cpu" || (name == "auto" && !cuda)) return at::kCPU;
+  if (name == "cuda" || name == "auto") return {at::kCUDA, 0};
+  throw Error("--device: expected auto, cpu or cuda, got " + name);
+}
+
+}  // namespace
+
+std::vector<SweepRow> read_sweep_csv(const std::filesystem::path& path) {
+  std::vector<SweepRow> rows;
+  std::ifstream in(path);
+  if (!in) return rows;
+  std::string line;
+  if (!std::getline(in, line) || line != kCsvHeader)
+    throw Error(path, "not a duo sweep results file (unexpected header); move it away or choose another --out");
+  int64_t number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    std::stringstream s(line);
+    std::vector<std::string> f;
+    std::string field;
+    while (std::getline(s, field, ',')) f.push_back(field);
+    // A kill can cut the last line short: such a row is simply redone.
+    if (f.size() != 12) continue;
+    try {
+      SweepRow r;
+      r.method = f[0];
+      r.seed = std::stoll(f[1]);
+      r.sparsity = std::stod(f[2]);
+      r.length = std::stoll(f[3]);
+      r.depth = std::stod(f[4]);
+      r.sample = std::stoll(f[5]);
+      r.exact = std::stod(f[6]);
+      r.overlap = std::stod(f[7]);
+      r.kv_bytes = std::stoll(f[8]);
+      r.prefill_s = std::stod(f[9]);
+      r.decode_s_per_token = std::stod(f[10]);
+      r.retrieval_heads = std::stoll(f[11]);
+      rows.push_back(r);
+    } catch (const std::exception&) {
+      throw Error(path, "line " + std::to_string(number) + ": malformed row");
+    }
+  }
+  return rows;
+}
+
+void append_sweep_csv(const std::filesystem::path& path, const SweepRow& r) {
+  const bool fresh = !std::filesystem::exists(path);
+  std::ofstream out(path, std::ios::app);
+  if (fresh) out << kCsvHeader << "\n";
+  out << r.method << ',' << r.seed << ',' << format_number(r.sparsity, 6) << ',' << r.length << ','
+      << format_number(r.depth, 6) << ',' << r.sample << ',' << r.exact << ','
+      << format_number(r.overlap, 6) << ',' << r.kv_bytes << ',' << format_number(r.prefill_s, 6)
+      << ',' << format_number(r.decode_s_per_token, 6) << ',' << r.retrieval_heads << "\n";
+  out.flush();
+  if (!out) throw Error(path, "cannot write");
+}
+
+std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
+  for (double s : o.sparsities) check_sparsity(s);
+  for (double d : o.depths)
+    if (!(d >= 0 && d <= 1)) throw Error("--depths: every depth must lie in [0, 1], got " + format_number(d));
+  std::filesystem::create_directories(o.out);
+  const auto csv = o.out / "results.csv";
+  auto rows = read_sweep_csv(csv);
+  std::set<CellKey> done;
+  for (auto& r : rows) {
+    r.sparsity = canonical(r.sparsity);
+    r.depth = canonical(r.depth);
+    done.insert(key_of(r));
+  }
+
+  const auto device = parse_device(o.device);
+  const auto dtype = parse_dtype(o.dtype);
+  const LlamaModel model = o.random_weights
+                               ? LlamaModel::random(load_model_config(o.model / "config.json"), 0, dtype, device)
+                               : LlamaModel::load(o.model, dtype, device);
+  const ModelConfig& shape = model.config();
+  if (shape.num_hidden_layers != gates.num_layers || shape.num_key_value_heads != gates.num_kv_heads)
+    throw Error(gates.source, "gates are for " + std::to_string(gates.num_layers) + " layers x " +
+                                  std::to_string(gates.num_kv_heads) + " KV heads, but the model has " +
+                                  std::to_string(shape.num_hidden_layers) + " x " +
+                                  std::to_string(shape.num_key_value_heads));
+  const Tokenizer tokenizer = Tokenizer::from_dir(o.tokenizer.empty() ? o.model : o.tokenizer);
+  std::vector<int64_t> stop_ids(shape.eos_token_ids.begin(), shape.eos_token_ids.end());
+
+  // The methods and their patterns, per sparsity.
+  struct Method {
+    std::string name;
+    int64_t seed;
+    double sparsity;
+    std::vector<uint8_t> retrieval;
+  };
+  std::vector<Method> methods;
+  for (double s : o.sparsities) {
+    s = canonical(s);
+    methods.push_back({"duo", 0, s, select_by_sparsity(gates, s, int(o.sink), int(o.recent)).retrieval});
+    if (s > 0 && s < 1)
+      for (int64_t seed = 1; seed <= o.random_seeds; ++seed)
+        methods.push_back({"random", seed, s, random_retrieval(gates.count(), s, uint64_t(seed))});
+  }
+
+  const int64_t total = int64_t(methods.size()) * int64_t(o.lengths.size()) * int64_t(o.depths.size()) * o.samples;
+  ProgressBar bar("sweep", total, int64_t(done.size()), "tok", 10);
+  int64_t finished = int64_t(done.size());
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize(device.index());
+  };
+  for (int64_t length : o.lengths) {
+    for (double depth_raw : o.depths) {
+      const double depth = canonical(depth_raw);
+      std::optional<synth::PasskeyGenerator> task;  // built only if a cell of it is missing
+      for (const Method& m : methods) {
+        for (int64_t sample = 0; sample < o.samples; ++sample) {
+          SweepRow row{m.name, m.seed, m.sparsity, length, depth, sample};
+          if (done.count(key_of(row))) continue;
+          if (!task) task.emplace(task_config(o, length, depth), tokenizer);
+          const auto s = task->sample(sample);
+          const auto& answer_span = s.answer_spans.at(0);
+          std::vector<int32_t> answer(s.ids.begin() + answer_span.start, s.ids.begin() + answer_span.end);
+          auto prompt = at::tensor(std::vector<int64_t>(s.ids.begin(), s.ids.begin() + answer_span.start), at::kLong)
+                            .unsqueeze(0)
+                            .to(device);
+
+          const HeadPattern pattern = head_pattern(m.retrieval, gates, o);
+          MixedKVCacheAttention engine(pattern, 1, prompt.size(1) + int64_t(answer.size()), shape.head_dim,
+                                       dtype, device);
+          sync();
+          auto t0 = std::chrono::steady_clock::now();
+          auto logits = prefill_chunked(model, engine, prompt, o.chunk);
+          sync();
+          auto t1 = std::chrono::steady_clock::now();
+          auto got = decode_greedy(model, engine, logits, prompt.size(1), int64_t(answer.size()), stop_ids);
+          sync();
+          auto t2 = std::chrono::steady_clock::now();
+
+          row.exact = std::equal(answer.begin(), answer.end(), got.begin(), got.end()) ? 1 : 0;
+          row.overlap = overlap_f1(got, answer);
+          row.kv_bytes = engine.kv_bytes();
+          row.prefill_s = std::chrono::duration<double>(t1 - t0).count();
+          row.decode_s_per_token = std::chrono::duration<double>(t2 - t1).count() / double(got.size());
+          row.retrieval_heads = std::count(m.retrieval.begin(), m.retrieval.end(), uint8_t{1});
+          append_sweep_csv(csv, row);
+          rows.push_back(row);
+          done.insert(key_of(row));
+          bar.update(++finished, prompt.size(1),
+                     {{"sparsity", format_number(m.sparsity, 3)}, {"method", m.name},
+                      {"len", std::to_string(length)}, {"depth", format_number(depth, 3)}});
+        }
+      }
+    }
+  }
+  bar.finish();
+  return rows;
+}
+
+std::string sweep_summary(const std::vector<SweepRow>& rows) {
+  struct Acc {
+    double exact = 0, overlap = 0;
+    int64_t n = 0;
+  };
+  std::map<std::pair<double, std::string>, Acc> by;
+  for (const auto& r : rows) {
+    auto& a = by[{r.sparsity, r.method}];
+    a.exact += r.exact;
+    a.overlap += r.overlap;
+    ++a.n;
+  }
+  std::ostringstream out;
+  out << "sparsity  method   cells  exact_match  token_f1\n";
+  for (const auto& [key, a] : by) {
+    char line[128];
+    std::snprintf(line, sizeof line, "%8.3f  %-7s %6lld  %11.3f  %8.3f\n", key.first, key.second.c_str(),
+                  (long long)a.n, a.exact / double(a.n), a.overlap / double(a.n));
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace duo::analysis

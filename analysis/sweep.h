@@ -1,0 +1,66 @@
+// The sparsity sweep: run the model with the pattern of each sparsity the way a deployment does
+// (MixedKVCacheAttention: full caches for retrieval heads, sink + recent for streaming heads,
+// chunked prefill, greedy decoding) on retrieval tasks over a grid of context lengths and
+// needle depths, and score it beside two baselines at the same sparsity: heads chosen at random
+// (several seeds) and every head streaming. Scores are defined in docs/sweep.md.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/gate_set.h"
+
+namespace duo::analysis {
+
+enum class SweepTask { passkey, niah };
+
+struct SweepOptions {
+  std::filesystem::path model;            // checkpoint directory (or config.json dir with random_weights)
+  bool random_weights = false;            // build the model from model/config.json with random weights
+  std::filesystem::path tokenizer;        // empty: the model directory
+  std::vector<std::string> haystack;      // text files; empty: the system's KJV Bible text
+  SweepTask task = SweepTask::passkey;
+  std::vector<double> sparsities{0, 0.25, 0.5, 0.75, 1};
+  std::vector<int64_t> lengths{1024, 2048, 4096};
+  std::vector<double> depths{0.1, 0.3, 0.5, 0.7, 0.9};
+  int64_t samples = 1;          // samples per (length, depth) cell
+  int64_t random_seeds = 3;     // random-head baselines per sparsity (0: none)
+  int64_t passkey_words = 8;    // words per passkey / needle value
+  uint64_t seed = 20241014;     // held out: differs from every training seed we ship
+  int64_t sink = 64, recent = 256;
+  int64_t chunk = 4096;         // prefill chunk size in tokens
+  std::string dtype = "bf16";   // bf16, fp16, fp32
+  std::string device = "auto";  // auto, cpu, cuda
+  std::filesystem::path out;    // results.csv (resumable) and figures go here
+};
+
+// One scored cell: a method's pattern at one sparsity on one sample.
+struct SweepRow {
+  std::string method;  // "duo" (at sparsity 0: full attention; at 1: every head streaming) or "random"
+  int64_t seed = 0;    // random baseline seed; 0 otherwise
+  double sparsity = 0;
+  int64_t length = 0;
+  double depth = 0;
+  int64_t sample = 0;
+  double exact = 0;          // 1 when the greedy answer equals the expected tokens
+  double overlap = 0;        // token-level F1 between the greedy answer and the expected tokens
+  int64_t kv_bytes = 0;      // KV-cache bytes allocated for this context
+  double prefill_s = 0;      // prefill wall time
+  double decode_s_per_token = 0;
+  int64_t retrieval_heads = 0;
+};
+
+// Runs every cell missing from <out>/results.csv (so an interrupted sweep continues), appending
+// each row as it finishes; shows a progress bar; returns all rows (old and new).
+std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& options);
+
+// The CSV store: reads existing rows (throws duo::Error for a malformed file), appends one row.
+std::vector<SweepRow> read_sweep_csv(const std::filesystem::path& path);
+void append_sweep_csv(const std::filesystem::path& path, const SweepRow& row);
+
+// Mean exact-match accuracy per (method, sparsity), for the closing table.
+std::string sweep_summary(const std::vector<SweepRow>& rows);
+
+}  // namespace duo::analysis
