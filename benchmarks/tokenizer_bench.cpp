@@ -81,8 +81,16 @@ int main(int argc, char** argv) {
       return app.exit(e);
     }
 
+    // The generated text is removed when the run ends, however it ends.
+    struct RemoveOnExit {
+      std::string path;
+      ~RemoveOnExit() {
+        if (!path.empty()) fs::remove(path);
+      }
+    } generated;
     if (text_file.empty()) {
       text_file = (fs::temp_directory_path() / ("duo_bench_text_" + std::to_string(::getpid()) + ".txt")).string();
+      generated.path = text_file;
       run(shell_quote(python) + " " + shell_quote(std::string(DUO_SOURCE_DIR) + "/tests/tokenizer/test_text.py") +
           " " + shell_quote(text_file));
     }
