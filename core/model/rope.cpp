@@ -6,10 +6,12 @@
 
 namespace duo {
 
-at::Tensor rope_inv_freq(const ModelConfig& cfg, at::Device device) {
+namespace {
+
+at::Tensor rope_inv_freq_cpu(const ModelConfig& cfg) {
   const int64_t dim = cfg.head_dim;
   // Python's `scalar / tensor` is reciprocal(tensor) * scalar; written the same way here.
-  at::Tensor exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong).device(device)).to(at::kFloat) /
+  at::Tensor exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) /
                         static_cast<double>(dim);
   at::Tensor inv_freq = at::pow(cfg.rope_theta, exponent).reciprocal();
   const RopeScaling& s = cfg.rope_scaling;
@@ -33,6 +35,14 @@ at::Tensor rope_inv_freq(const ModelConfig& cfg, at::Device device) {
     }
   }
   return inv_freq;
+}
+
+}  // namespace
+
+at::Tensor rope_inv_freq(const ModelConfig& cfg, at::Device device) {
+  // Always computed on the CPU, where the tests check it against transformers, then moved:
+  // an accelerator's pow may round differently.
+  return rope_inv_freq_cpu(cfg).to(device);
 }
 
 RopeCosSin rope_cos_sin(const at::Tensor& inv_freq, int64_t start_pos, int64_t T, at::ScalarType dtype) {
