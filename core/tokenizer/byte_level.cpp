@@ -1,6 +1,9 @@
-// Byte-level alphabet tables (see byte_level.h), built once: printable Latin-1 bytes stand for
+// Byte-level alphabet table (see byte_level.h), built once: printable Latin-1 bytes stand for
 // themselves, the other 68 bytes take code points 256, 257, ... in byte order.
 #include "tokenizer/byte_level.h"
+
+#include <array>
+#include <cstdint>
 
 #include "tokenizer/utf8.h"
 
@@ -9,15 +12,13 @@ namespace duo::byte_level {
 namespace {
 
 struct Tables {
-  std::array<char32_t, 256> char_of{};
   std::array<int16_t, 324> byte_of{};  // indexed by code point; -1 where none
   Tables() {
     byte_of.fill(-1);
     char32_t next_extra = 256;
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-      char_of[b] = printable ? static_cast<char32_t>(b) : next_extra++;
-      byte_of[char_of[b]] = static_cast<int16_t>(b);
+      byte_of[printable ? static_cast<char32_t>(b) : next_extra++] = static_cast<int16_t>(b);
     }
   }
 };
@@ -28,8 +29,6 @@ const Tables& tables() {
 }
 
 }  // namespace
-
-char32_t char_of_byte(unsigned char b) { return tables().char_of[b]; }
 
 std::optional<unsigned char> byte_of_char(char32_t cp) {
   if (cp >= tables().byte_of.size() || tables().byte_of[cp] < 0) return std::nullopt;

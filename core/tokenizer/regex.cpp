@@ -37,8 +37,7 @@ ThreadMatchState& thread_state() {
   return state;
 }
 
-}  // namespace
-
+// Rewrites an Oniguruma pattern for PCRE2 (see the Regex constructor's comment in regex.h).
 std::string oniguruma_to_pcre2(std::string_view p) {
   // Oniguruma's \s: exactly the Unicode White_Space characters.
   constexpr std::string_view kWhiteSpace =
@@ -75,6 +74,8 @@ std::string oniguruma_to_pcre2(std::string_view p) {
   }
   return out;
 }
+
+}  // namespace
 
 Regex::Regex(std::string_view pattern, bool literal) : compiled_(std::make_unique<Compiled>()) {
   const std::string translated = literal ? std::string(pattern) : oniguruma_to_pcre2(pattern);

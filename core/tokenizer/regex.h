@@ -11,7 +11,10 @@ namespace duo {
 
 class Regex {
  public:
-  // pattern: an Oniguruma regex, or a literal string when literal is true.
+  // pattern: an Oniguruma regex, or a literal string when literal is true. Where the two
+  // engines differ in meaning the pattern is rewritten: Oniguruma's \s is the Unicode
+  // White_Space property, while PCRE2's \s (with UCP) also takes U+180E, which Unicode no
+  // longer counts as a space. (\S inside a character class is left as it is.)
   // Throws duo::Error with PCRE2's message and offset when the pattern does not compile.
   Regex(std::string_view pattern, bool literal);
   ~Regex();
@@ -30,10 +33,5 @@ class Regex {
   struct Compiled;
   std::unique_ptr<Compiled> compiled_;
 };
-
-// Rewrites an Oniguruma pattern into PCRE2 syntax where their meanings differ: Oniguruma's \s
-// is the Unicode White_Space property, while PCRE2's \s (with UCP) also takes U+180E, which
-// Unicode no longer counts as a space. (\S inside a character class is left as it is.)
-std::string oniguruma_to_pcre2(std::string_view pattern);
 
 }  // namespace duo

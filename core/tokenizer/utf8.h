@@ -28,8 +28,6 @@ char32_t next(std::string_view s, size_t& i);
 // The last code point of a valid, non-empty string.
 char32_t last(std::string_view s);
 
-void append(std::string& out, char32_t cp);
-
 // Like Rust's String::from_utf8_lossy.
 std::string from_lossy(std::string_view bytes);
 
