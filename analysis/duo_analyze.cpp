@@ -124,8 +124,10 @@ void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
   for (int l = 0; l < g.num_layers; ++l) {
     int count = 0;
     for (int h = 0; h < g.num_kv_heads; ++h) count += p.is_retrieval(l, h);
-    std::printf("           %5d  %4d/%-4d  %5.2f\n", l, count, g.num_kv_heads, count / static_cast<double>(g.num_kv_heads));
-    std::fflush(stdout);
+    char row[96];
+    std::snprintf(row, sizeof row, "           %5d  %4d/%-4d  %5.2f\n", l, count, g.num_kv_heads,
+                  count / static_cast<double>(g.num_kv_heads));
+    std::cout << row;
   }
   if (history) {
     const Convergence c = convergence(*history, window);

@@ -43,6 +43,8 @@ HistoryWriter HistoryWriter::create(const std::filesystem::path& path, const His
   layout::validate_meta(meta, path);
   if (std::filesystem::exists(path) && !options.overwrite)
     throw Error(path, "already exists; refusing to overwrite a gate history");
+  const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  if (!std::filesystem::is_directory(dir)) throw Error(path, "its directory does not exist");
   HistoryWriter writer;
   writer.path_ = path;
   writer.meta_ = meta;

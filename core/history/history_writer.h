@@ -38,6 +38,12 @@ class HistoryWriter {
   const HistoryMeta& meta() const { return meta_; }
   const std::filesystem::path& path() const { return path_; }
 
+  // One writer per file: copies would publish diverging versions over each other.
+  HistoryWriter(const HistoryWriter&) = delete;
+  HistoryWriter& operator=(const HistoryWriter&) = delete;
+  HistoryWriter(HistoryWriter&&) = default;
+  HistoryWriter& operator=(HistoryWriter&&) = default;
+
  private:
   HistoryWriter() = default;
   void publish();

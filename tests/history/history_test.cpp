@@ -160,6 +160,9 @@ TEST(History, RefusesToOverwriteUnlessTold) {
   options.overwrite = true;
   HistoryWriter::create(file, synthetic_meta(), options);
   EXPECT_EQ(HistoryReader(file).rows(), 0);
+  EXPECT_NE(error_of([&] { HistoryWriter::create(file.parent_path() / "no" / "run.h5", synthetic_meta()); })
+                .find("directory does not exist"),
+            std::string::npos);
 }
 
 TEST(History, AppendChecksGateCountAndConsecutiveSteps) {
