@@ -126,8 +126,8 @@ std::vector<SweepRow> read_sweep_csv(const std::filesystem::path& path) {
     std::vector<std::string> f;
     std::string field;
     while (std::getline(s, field, ',')) f.push_back(field);
-    // A kill can cut the last line short: such a row is simply redone.
-    if (f.size() != 12) continue;
+    // A kill can cut the last line short (no newline): such a row is simply redone.
+    if (in.eof() || f.size() != 12) continue;
     try {
       SweepRow r;
       r.method = f[0];
@@ -151,9 +151,16 @@ std::vector<SweepRow> read_sweep_csv(const std::filesystem::path& path) {
 }
 
 void append_sweep_csv(const std::filesystem::path& path, const SweepRow& r) {
-  const bool fresh = !std::filesystem::exists(path);
+  const bool fresh = !std::filesystem::exists(path) || std::filesystem::file_size(path) == 0;
+  bool cut_short = false;  // a kill mid-write leaves a last line without its newline
+  if (!fresh) {
+    std::ifstream last(path, std::ios::binary);
+    last.seekg(-1, std::ios::end);
+    cut_short = last.get() != '\n';
+  }
   std::ofstream out(path, std::ios::app);
   if (fresh) out << kCsvHeader << "\n";
+  if (cut_short) out << "\n";
   out << r.method << ',' << r.seed << ',' << format_number(r.sparsity, 6) << ',' << r.length << ','
       << format_number(r.depth, 6) << ',' << r.sample << ',' << r.exact << ','
       << format_number(r.overlap, 6) << ',' << r.kv_bytes << ',' << format_number(r.prefill_s, 6)
