@@ -48,8 +48,8 @@ at::ScalarType parse_dtype(const std::string& name, const std::string& stored) {
   const std::string n = name == "auto" ? stored : name;
   if (n == "bf16" || n == "bfloat16") return at::kBFloat16;
   if (n == "fp16" || n == "float16") return at::kHalf;
-  if (n == "fp32" || n == "float32" || (name == "auto" && n.empty())) return at::kFloat;
-  if (name == "auto") return at::kFloat;  // a dtype we do not compute in: fall back to fp32
+  if (n == "fp32" || n == "float32") return at::kFloat;
+  if (name == "auto") return at::kFloat;  // no torch_dtype, or one duo does not compute in
   throw duo::Error("--dtype: '" + name + "' is not one of auto, bf16, fp16, fp32");
 }
 
