@@ -43,7 +43,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 8);
-  if (add_special_tokens) ids = impl.post_processor.prefix;
+  if (add_special_tokens)
+    ids.insert(ids.end(), impl.post_processor.prefix.begin(), impl.post_processor.prefix.end());
 
   std::vector<AddedVocabulary::Split> raw;
   impl.added.split(text, /*normalized=*/false, raw);

@@ -137,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(tokenizer, Parity,
                          testing::Values("llama3", "llama2", "tiny_bytelevel", "tiny_gpt2",
                                          "tiny_splits", "tiny_spm", "tiny_spm_unk",
                                          "tiny_metaspace", "tiny_metaspace_always"),
-                         [](const testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
 TEST(tokenizer_utf8, ErrorNamesTheOffsetPythonReports) {
   const json cases = json::parse(read_file(kReference / "invalid_utf8.json"));
