@@ -1,6 +1,6 @@
 // duo-analyze: look at what gate training found and take it elsewhere. Subcommands summary,
-// pattern, export, compare and plot; reads gate histories, reference pattern directories and our
-// pattern JSON (docs/analysis.md). Needs no GPU and no torch.
+// pattern, export, compare, plot and sweep; reads gate histories, reference pattern directories and
+// our pattern JSON (docs/analysis.md). Only sweep runs the model (on a GPU when there is one).
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +15,7 @@
 #include "analysis/gate_stats.h"
 #include "analysis/pattern.h"
 #include "analysis/pattern_json.h"
+#include "analysis/sweep_command.h"
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot.h"
 #endif
@@ -321,6 +322,8 @@ int main(int argc, char** argv) {
     plot_sel.add_rule(plot, false);
     plot_sel.add_step(plot);
 
+    duo::analysis::SweepCommand sweep(app);
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -336,6 +339,7 @@ int main(int argc, char** argv) {
     if (exporter->parsed()) run_export(input, export_sel, format, out_dir, num_heads, seqlen_threshold);
     if (compare->parsed()) run_compare(input, input_b, compare_sel);
     if (plot->parsed()) run_plot(input, plot_sel, out_dir, plot_formats);
+    if (sweep.parsed()) sweep.run();
     return 0;
   });
 }

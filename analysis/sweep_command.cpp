@@ -1,0 +1,72 @@
+#include "analysis/sweep_command.h"
+
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "analysis/gate_set.h"
+#ifdef DUO_WITH_PLPLOT
+#include "analysis/plot_sweep.h"
+#endif
+#include "util/progress.h"
+
+namespace duo::analysis {
+
+SweepCommand::SweepCommand(CLI::App& app) {
+  command_ = app.add_subcommand(
+      "sweep",
+      "How sparse can you go? For each --sparsities value, run the model with that pattern the way a "
+      "deployment does (retrieval heads keep the full KV cache, streaming heads only --sink + --recent "
+      "tokens; chunked prefill, greedy decoding) on a retrieval task over --lengths x --depths, beside "
+      "heads chosen at random at the same sparsity. Writes <out>/results.csv (an interrupted sweep "
+      "continues where it stopped), a summary table, and figures (accuracy against sparsity, one "
+      "length x depth grid per sparsity). Scores: docs/sweep.md.");
+  auto& o = options_;
+  command_->add_option("--model,-m", o.model, "Hugging Face checkpoint directory")->required();
+  command_->add_option("--gates,-g", gates_, "gate history (.h5), reference pattern directory or pattern JSON")
+      ->required();
+  command_->add_option("--out,-o", o.out, "directory for results.csv and the figures")->required();
+  command_->add_option("--task", task_, "passkey (the training format, held-out passkeys) or niah (one needle sentence)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"passkey", "niah"}));
+  command_->add_option("--sparsities", o.sparsities, "fractions of KV heads made streaming")->capture_default_str()->delimiter(',');
+  command_->add_option("--lengths", o.lengths, "context lengths in tokens")->capture_default_str()->delimiter(',');
+  command_->add_option("--depths", o.depths, "needle depths in [0, 1]")->capture_default_str()->delimiter(',');
+  command_->add_option("--samples", o.samples, "samples per (length, depth) cell")->capture_default_str();
+  command_->add_option("--random-seeds", o.random_seeds, "random-head baselines per sparsity")->capture_default_str();
+  command_->add_option("--passkey-words", o.passkey_words, "words (niah: digits) in each answer")->capture_default_str();
+  command_->add_option("--seed", o.seed, "task seed (differs from the training seeds shipped)")->capture_default_str();
+  command_->add_option("--sink", o.sink, "streaming heads: attention-sink tokens")->capture_default_str();
+  command_->add_option("--recent", o.recent, "streaming heads: recent tokens")->capture_default_str();
+  command_->add_option("--chunk", o.chunk, "prefill chunk size in tokens")->capture_default_str();
+  command_->add_option("--haystack", o.haystack, "haystack text files (default: the KJV Bible from Debian)");
+  command_->add_option("--tokenizer", o.tokenizer, "tokenizer directory (default: --model)");
+  command_->add_option("--dtype", o.dtype, "bf16, fp16 or fp32")->capture_default_str();
+  command_->add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str();
+  command_->add_flag("--random-weights", o.random_weights,
+                     "build the model from --model's config.json with random weights (speed and memory only)");
+}
+
+void SweepCommand::run() const {
+  SweepOptions o = options_;
+  o.task = task_ == "niah" ? SweepTask::niah : SweepTask::passkey;
+  const GateSet gates = load_gates(gates_);
+  const auto rows = run_sweep(gates, o);
+  std::cout << sweep_summary(rows);
+#ifdef DUO_WITH_PLPLOT
+  plot_sweep_accuracy(o.out / "accuracy.png", ImageFormat::png, rows);
+  std::set<double> sparsities;
+  for (const auto& r : rows) sparsities.insert(r.sparsity);
+  for (double s : sparsities) {
+    char name[64];
+    std::snprintf(name, sizeof name, "grid-sparsity-%.2f.png", s);
+    plot_sweep_grid(o.out / name, ImageFormat::png, rows, s);
+  }
+  std::cout << "results: " << (o.out / "results.csv").string() << "\nfigures: " << (o.out / "accuracy.png").string()
+            << " and " << (o.out / "grid-sparsity-*.png").string() << "\n";
+#else
+  std::cout << "results: " << (o.out / "results.csv").string() << " (built without PLplot: no figures)\n";
+#endif
+}
+
+}  // namespace duo::analysis
