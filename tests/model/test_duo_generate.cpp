@@ -58,7 +58,10 @@ TEST(ModelDuoGenerate, GeneratesAndDumpsLikeTransformers) {
   at::Tensor ids = test::read_tensor(ref, "ids")[0], gen = test::read_tensor(ref, "generated");
   auto join = [](const at::Tensor& t) {
     std::string s;
-    for (int64_t i = 0; i < t.numel(); ++i) s += (i ? "," : "") + std::to_string(t[i].item<int64_t>());
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if (i) s += ',';
+      s += std::to_string(t[i].item<int64_t>());
+    }
     return s;
   };
   for (const char* ext : {".npy", ".h5"}) {

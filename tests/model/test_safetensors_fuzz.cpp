@@ -75,7 +75,7 @@ TEST(ModelSafetensorsFuzz, MutatedHeadersThrowDuoErrorOrParse) {
           h.erase(pick(h.size()), pick(16));
           break;
       }
-      if (h.empty()) h = "{";
+      if (h.empty()) h.push_back('{');
     }
     std::string bytes = test::safetensors_bytes(h, data);
     switch (pick(4)) {
