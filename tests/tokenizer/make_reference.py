@@ -16,6 +16,7 @@ import json
 import os
 import random
 import sys
+import unicodedata
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
 from tokenizers import pre_tokenizers, processors, trainers
@@ -116,6 +117,40 @@ def reference(tok, text, snippets, rng):
     return out
 
 
+def random_code_point_strings(rng, count):
+    """Strings of random code points from every plane. Characters are drawn only where the
+    Unicode tables agree: assigned in Python's unicodedata (Unicode 14, so PCRE2 10.42 knows
+    them too) and decomposed alike by Python and by the library, whose normalizer tables are
+    older (docs/tokenizer.md, "Unicode versions")."""
+    nfkd = normalizers.NFKD()
+
+    def usable(c):
+        # The probes catch combining classes the library's tables lack: next to U+0334
+        # (class 1) or U+0345 (class 240) such a mark is reordered by one side only.
+        return unicodedata.category(c) not in ("Cn", "Cs") and all(
+            unicodedata.normalize("NFKD", p) == nfkd.normalize_str(p)
+            for p in (c, c + "\u0334", "\u0345" + c))
+
+    def code_point():
+        k = rng.random()
+        if k < 0.3:
+            return rng.randint(0x20, 0x7E)
+        if k < 0.65:
+            return rng.randint(0x80, 0xFFFF)
+        if k < 0.85:
+            return rng.randint(0x10000, 0x3FFFF)
+        return rng.choice([0x85, 0x180E, 0xA0, 0x2028, 0x20, 0x0A, 0x0D, 0x09, 0x3000, 0x200B,
+                           0x1C, 0x27, 0x17F, 0x212A, 0x301, 0x1AC1, 0x323])
+
+    out = []
+    while len(out) < count:
+        chars = [chr(c) for c in (code_point() for _ in range(rng.randint(1, 30)))]
+        s = "".join(c for c in chars if usable(c))
+        if s:
+            out.append(s)
+    return out
+
+
 def invalid_utf8_cases(text_bytes, rng):
     cases = [b"\xff", b"abc\x80", b"\xc0\xaf", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
              b"hello \xe4\xbd", b"\xf0\x9f\x98", "你好".encode()[:4] + b" world", b"ok\xc3\x28"]
@@ -188,6 +223,7 @@ def main():
     for _ in range(2000):
         at = rng.randrange(len(text) - 100)
         snippets.append(text[at:at + rng.randint(1, 100)])
+    snippets += random_code_point_strings(rng, 2000)
 
     tokenizers = {}
     fixtures = os.environ["DUO_FIXTURES_DIR"]
