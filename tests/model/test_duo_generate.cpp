@@ -1,5 +1,6 @@
 // duo-generate end to end: greedy ids and dumped hidden states/logits against transformers'
-// reference (read back with numpy and h5py), and a bad checkpoint giving exit 1 with one line.
+// reference (read back with numpy and h5py), a text prompt against the tokenizers library, and
+// bad input giving exit 1 with one line.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -85,6 +86,27 @@ TEST(ModelDuoGenerate, GeneratesAndDumpsLikeTransformers) {
   const std::string cmd = std::string(std::getenv("DUO_PYTHON")) + " " + (dir / "check.py").string() + " " +
                           (ckpt / "reference.safetensors").string() + " " + dir.string();
   EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST(ModelDuoGenerate, TextPromptIsEncodedLikeTheTokenizersLibrary) {
+  const fs::path dir = test::fresh_dir();
+  const fs::path tok = fs::path(std::getenv("DUO_FIXTURES_DIR")) / "tokenizers" / "llama2";
+  const std::string text = "Hello world, this is duo.";
+  test::write_file(dir / "config.json",
+                   R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 32000})");
+  ToolRun r = run_tool("--random-config " + (dir / "config.json").string() + " --tokenizer " + tok.string() +
+                           " -n 3 --prompt '" + text + "'",
+                       dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string py = std::string(std::getenv("DUO_PYTHON")) +
+                         " -c \"import sys, tokenizers; t = tokenizers.Tokenizer.from_file(sys.argv[1]); "
+                         "print('prompt: ' + ','.join(map(str, t.encode(sys.argv[2]).ids)))\" " +
+                         (tok / "tokenizer.json").string() + " '" + text + "' >" + (dir / "py").string();
+  ASSERT_EQ(std::system(py.c_str()), 0);
+  const std::string want = test::read_file(dir / "py");
+  EXPECT_EQ(r.out.substr(0, want.size()), want) << r.out;
+  EXPECT_NE(r.out.find("\ntext: "), std::string::npos) << r.out;
 }
 
 }  // namespace
