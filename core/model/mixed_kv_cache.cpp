@@ -62,6 +62,16 @@ int64_t MixedKVCacheAttention::kv_bytes() const {
   return bytes;
 }
 
+void MixedKVCacheAttention::fill_random(int64_t length) {
+  if (length > max_length_) throw std::invalid_argument("fill_random: length exceeds max_length");
+  for (Layer& l : layers_) {
+    for (at::Tensor* t : {&l.full_k, &l.full_v}) t->narrow(2, 0, length).normal_();
+    for (at::Tensor* t : {&l.sink_k, &l.sink_v, &l.recent_k, &l.recent_v}) t->normal_();
+    l.length = length;
+  }
+  length_ = length;
+}
+
 at::Tensor MixedKVCacheAttention::attend_streaming(Layer& l, const at::Tensor& q,
                                                    const at::Tensor& k, const at::Tensor& v,
                                                    int64_t start) {

@@ -29,6 +29,11 @@ class MixedKVCacheAttention : public Attention {
   int64_t length() const { return length_; }
   int64_t kv_bytes() const;  // bytes of every K and V buffer allocated
 
+  // For speed and memory measurements at long contexts: make the cache hold `length` tokens of
+  // random keys and values, as if a prompt of that length had been prefilled. Decoding then
+  // costs what it would after a real prefill (attention reads every cached key either way).
+  void fill_random(int64_t length);
+
  private:
   struct Layer {
     at::Tensor retrieval_idx, streaming_idx;  // KV head indices (int64)

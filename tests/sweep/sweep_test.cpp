@@ -3,6 +3,8 @@
 // generation, and an interrupted sweep that resumes without redoing finished cells.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,9 +24,12 @@ namespace {
 
 std::string env(const char* name) { return std::getenv(name) ? std::getenv(name) : ""; }
 
+// A fresh directory per call (mkdtemp), holding <name>/. No remove_all: the PyPI libtorch
+// exports its own std::filesystem symbols, and its remove_all crashes in programs linking it.
 fs::path scratch(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("duo_sweep_test_" + std::to_string(getpid())) / name;
-  fs::remove_all(dir);
+  std::string pattern = (fs::temp_directory_path() / "duo_sweep_test_XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  auto dir = fs::path(pattern) / name;
   fs::create_directories(dir);
   return dir;
 }
