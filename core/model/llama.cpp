@@ -96,6 +96,40 @@ LlamaModel LlamaModel::random(const ModelConfig& cfg, uint64_t seed, at::ScalarT
   return m;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_weights() const {
+  // The names and order of build(); weights the architecture lacks are undefined and skipped.
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  auto add = [&](const std::string& name, const at::Tensor& t) {
+    if (t.defined()) out.emplace_back(name, t);
+  };
+  add("model.embed_tokens.weight", embed_tokens_);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const Layer& l = layers_[i];
+    add(p + "input_layernorm.weight", l.input_norm);
+    add(p + "self_attn.q_proj.weight", l.wq);
+    add(p + "self_attn.k_proj.weight", l.wk);
+    add(p + "self_attn.v_proj.weight", l.wv);
+    add(p + "self_attn.o_proj.weight", l.wo);
+    add(p + "self_attn.q_proj.bias", l.bq);
+    add(p + "self_attn.k_proj.bias", l.bk);
+    add(p + "self_attn.v_proj.bias", l.bv);
+    add(p + "self_attn.o_proj.bias", l.bo);
+    add(p + "self_attn.q_norm.weight", l.q_norm);
+    add(p + "self_attn.k_norm.weight", l.k_norm);
+    add(p + "post_attention_layernorm.weight", l.post_attention_norm);
+    add(p + "mlp.gate_proj.weight", l.w_gate);
+    add(p + "mlp.up_proj.weight", l.w_up);
+    add(p + "mlp.down_proj.weight", l.w_down);
+    add(p + "mlp.gate_proj.bias", l.b_gate);
+    add(p + "mlp.up_proj.bias", l.b_up);
+    add(p + "mlp.down_proj.bias", l.b_down);
+  }
+  add("model.norm.weight", norm_);
+  if (!cfg_.tie_word_embeddings) add("lm_head.weight", lm_head_);
+  return out;
+}
+
 at::Tensor LlamaModel::embed(const at::Tensor& ids) const { return at::embedding(embed_tokens_, ids); }
 
 at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const {

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "model/attention.h"
@@ -47,6 +49,12 @@ class LlamaModel {
   Output forward(const at::Tensor& ids, Attention& attn, int64_t start_pos = 0, bool logits = true) const;
 
   const std::vector<Layer>& layers() const { return layers_; }
+
+  // Every weight under its Hugging Face name (model.embed_tokens.weight, model.layers.N.
+  // self_attn.q_proj.weight, ..., lm_head.weight unless tied), in checkpoint order. The tensors
+  // are the model's own, not copies: a pretraining program marks them requires_grad and updates
+  // them in place, and saving them gives a checkpoint that load() reads back.
+  std::vector<std::pair<std::string, at::Tensor>> named_weights() const;
 
  private:
   ModelConfig cfg_;

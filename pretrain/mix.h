@@ -1,0 +1,58 @@
+// The pretraining data: samples of exactly the context length that interleave public-domain
+// English text with retrieval tasks, so that some heads must look far back (to a fact stated
+// thousands of tokens earlier) while others only need the local text.
+//
+// A sample is one of two kinds, chosen per sample:
+//  - passkey-format (share data.passkey_sample_fraction): one or two data/synth passkey samples
+//    packed back to back (each starting with BOS), exactly the format duo-train calibrates on;
+//  - mixed: [BOS] haystack text from a random place, with facts inserted at random depths and,
+//    later, questions about them that are answered in the text:
+//      passkey  "The second passkey is: kilo tango echo." ... "What is the second passkey?\n
+//               Passkey: kilo tango echo"  (or data/synth's needle/question sentences)
+//      lookup   "Record 4821: amber falcon." ... "Look up record 4821.\nValue: amber falcon"
+//      phrase   "The first phrase is: "<text>"" ... "Repeat the first phrase: "<text>""
+//    Some facts are never asked about (distractors). A question sits after its fact, biased
+//    towards the end of the sample, so distances range from a few tokens to the whole context.
+// `answer` marks the answer tokens (passkeys, values, phrases; data/synth's passkey answers),
+// which the loss weighs more and the answer-token accuracy counts. Sample i depends only on
+// (seed, i).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "pretrain_config.h"
+#include "synth/passkey.h"
+#include "tokenizer/tokenizer.h"
+
+namespace duo {
+
+struct MixSample {
+  std::vector<int32_t> ids;     // exactly data.context tokens
+  std::vector<uint8_t> answer;  // 1 on answer tokens
+};
+
+// The passkey-format generator for one config: duo-pretrain's training samples use data.seed,
+// its evaluation eval.seed and the lengths it measures. Both read the same haystack.
+synth::PasskeyGenerator make_passkey_generator(const PretrainConfig& config, const Tokenizer& tokenizer,
+                                               uint64_t seed, int64_t context_min, int64_t context_max);
+
+class MixGenerator {
+ public:
+  // Reads and tokenizes the whole haystack; throws duo::Error for a bad haystack or a context
+  // too short for the passkey-format samples.
+  MixGenerator(const PretrainConfig& config, Tokenizer tokenizer);
+  MixSample sample(int64_t index) const;
+
+ private:
+  MixSample passkey_sample(int64_t index, uint64_t draw) const;
+  MixSample mixed_sample(int64_t index) const;
+
+  PretrainConfig::Data cfg_;
+  Tokenizer tok_;
+  int32_t bos_;
+  std::vector<int32_t> haystack_;
+  std::unique_ptr<synth::PasskeyGenerator> passkeys_;
+};
+
+}  // namespace duo

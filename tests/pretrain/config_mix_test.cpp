@@ -1,0 +1,116 @@
+// PretrainConfig (every key checked, errors naming file, line and key; to_yaml reads back) and
+// the pretraining mix (exact lengths, determinism, and answers that can be found earlier in
+// the sample, i.e. every question is answerable by looking back).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "mix.h"
+#include "pretrain_config.h"
+#include "scratch.h"
+#include "util/error.h"
+
+namespace duo {
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(PretrainConfig, ShippedConfigLoadsAndRoundTrips) {
+  const auto src = std::filesystem::path(std::getenv("DUO_SOURCE_DIR"));
+  const PretrainConfig c = PretrainConfig::load(src / "configs/pretrain-tiny.yaml");
+  EXPECT_EQ(c.data.context, 4096);
+  EXPECT_EQ(c.model.num_heads % c.model.num_kv_heads, 0);
+  const auto dir = test::scratch_dir();
+  test::spit(dir / "back.yaml", c.to_yaml());
+  EXPECT_EQ(PretrainConfig::load(dir / "back.yaml").to_yaml(), c.to_yaml());
+}
+
+TEST(PretrainConfig, ErrorsNameFileLineAndKey) {
+  const auto dir = test::scratch_dir();
+  test::spit(dir / "a.yaml", "model:\n  hidden_size: 64\n  hiden: 3\n");
+  std::string e = error_of([&] { PretrainConfig::load(dir / "a.yaml"); });
+  EXPECT_NE(e.find("a.yaml:3: model.hiden: unknown key"), std::string::npos) << e;
+  test::spit(dir / "b.yaml", "train:\n  lr: fast\n");
+  e = error_of([&] { PretrainConfig::load(dir / "b.yaml"); });
+  EXPECT_NE(e.find("b.yaml:2: train.lr: expected a number"), std::string::npos) << e;
+  test::spit(dir / "c.yaml", "train:\n  batch: 2.5\n");
+  e = error_of([&] { PretrainConfig::load(dir / "c.yaml"); });
+  EXPECT_NE(e.find("train.batch: expected an integer"), std::string::npos) << e;
+  test::spit(dir / "d.yaml", "train:\n  device: tpu\n");
+  e = error_of([&] { PretrainConfig::load(dir / "d.yaml"); });
+  EXPECT_NE(e.find("expected one of cuda, cpu, got 'tpu'"), std::string::npos) << e;
+  test::spit(dir / "e.yaml", "model:\n  num_heads: 6\n  num_kv_heads: 4\n");
+  e = error_of([&] { PretrainConfig::load(dir / "e.yaml"); });
+  EXPECT_NE(e.find("model.num_heads: must be a multiple of model.num_kv_heads"), std::string::npos) << e;
+
+  PretrainConfig c;
+  e = error_of([&] { c.apply_overrides({"train.stepz=3"}); });
+  EXPECT_NE(e.find("--set: train.stepz: unknown key"), std::string::npos) << e;
+  c.apply_overrides({"eval.lengths=[512, 1024]", "train.steps=7"});
+  EXPECT_EQ(c.eval.lengths, (std::vector<int64_t>{512, 1024}));
+  EXPECT_EQ(c.train.steps, 7);
+}
+
+PretrainConfig small_mix_config(const std::filesystem::path& haystack) {
+  PretrainConfig c;
+  c.model.tokenizer = std::string(std::getenv("DUO_SOURCE_DIR")) + "/models/tiny-random";
+  c.data.haystack_files = {haystack.string()};
+  c.data.context = 1024;
+  c.data.passkey_context_min = 400;
+  c.data.num_passkeys = 1;
+  c.data.passkey_words = 4;
+  c.data.passkey_sample_fraction = 0.3;
+  return c;
+}
+
+TEST(PretrainMix, SamplesHaveExactLengthAndAnswersThatAppearEarlier) {
+  const auto dir = test::scratch_dir();
+  test::spit(dir / "haystack.txt", test::synthetic_haystack(2000));
+  const PretrainConfig c = small_mix_config(dir / "haystack.txt");
+  const Tokenizer tok = Tokenizer::from_dir(c.model.tokenizer);
+  const MixGenerator mix(c, tok);
+  int with_answers = 0, passkey_format = 0;
+  const int n = 200;
+  for (int i = 0; i < n; ++i) {
+    const MixSample s = mix.sample(i);
+    ASSERT_EQ(s.ids.size(), size_t(c.data.context)) << "sample " << i;
+    ASSERT_EQ(s.answer.size(), s.ids.size());
+    EXPECT_EQ(s.ids[0], *tok.bos_id());
+    passkey_format += tok.decode(s.ids).find("passkey to the vault?") != std::string::npos &&
+                      tok.decode(s.ids).find("<book>") != std::string::npos;
+    // Each run of answer tokens must occur, as the same tokens, somewhere before it.
+    bool any = false;
+    for (size_t j = 0; j < s.ids.size();) {
+      if (!s.answer[j]) {
+        ++j;
+        continue;
+      }
+      size_t k = j;
+      while (k < s.ids.size() && s.answer[k]) ++k;
+      const std::vector<int32_t> run(s.ids.begin() + j, s.ids.begin() + k);
+      const auto found = std::search(s.ids.begin(), s.ids.begin() + j, run.begin(), run.end());
+      EXPECT_NE(found, s.ids.begin() + j) << "sample " << i << ": answer '" << tok.decode(run)
+                                          << "' has nothing to be retrieved from";
+      any = true;
+      j = k;
+    }
+    with_answers += any;
+    if (i == 1) std::printf("sample 1 (first 600 bytes):\n%s\n", tok.decode(s.ids).substr(0, 600).c_str());
+  }
+  EXPECT_GT(with_answers, n * 3 / 4) << "most samples ask at least one question";
+  EXPECT_GT(passkey_format, n / 6);
+  EXPECT_LT(passkey_format, n / 2);
+  // Sample i is a function of (seed, i) alone.
+  EXPECT_EQ(MixGenerator(c, tok).sample(17).ids, mix.sample(17).ids);
+  EXPECT_NE(mix.sample(18).ids, mix.sample(17).ids);
+}
+
+}  // namespace
+}  // namespace duo
