@@ -20,6 +20,12 @@ namespace {
 constexpr size_t kMaxCachedWordBytes = 256;
 constexpr size_t kMaxCacheEntries = 1 << 18;
 
+// The code point of the input unit word[i..i+len): the byte itself for byte-level input.
+char32_t unit_value(std::string_view word, size_t i, bool byte_level) {
+  if (byte_level) return static_cast<unsigned char>(word[i]);
+  return utf8::next(word, i);
+}
+
 uint64_t pair_key(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
@@ -100,6 +106,15 @@ BpeModel::BpeModel(StringMap<int32_t> vocab,
     unk_id_ = it->second;
   }
 
+  for (const auto& [token, id] : input_vocab_) {
+    char32_t previous = 0;
+    for (size_t i = 0; i < token.size(); i += unit_length(token, i)) {
+      const char32_t unit = unit_value(token, i, options_.byte_level_input);
+      if (i > 0) adjacent_units_.insert((static_cast<uint64_t>(previous) << 32) | unit);
+      previous = unit;
+    }
+  }
+
   auto table = std::make_shared<MergeTable>(merges.size());
   std::string merged_token;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
@@ -129,6 +144,10 @@ const std::string* BpeModel::id_to_token(int32_t id) const {
   return &id_to_token_[id];
 }
 
+size_t BpeModel::unit_length(std::string_view word, size_t i) const {
+  return options_.byte_level_input ? 1 : utf8::sequence_length(static_cast<unsigned char>(word[i]));
+}
+
 void BpeModel::initial_symbols(std::string_view word, std::vector<Symbol>& symbols) const {
   auto add = [&](int32_t id, size_t len) {
     const auto pos = static_cast<int32_t>(symbols.size());
@@ -137,8 +156,7 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<Symbol>& symbo
   // An unknown character becomes the unk token; with fuse_unk a run of them becomes one.
   std::optional<std::pair<int32_t, size_t>> pending_unk;
   for (size_t i = 0; i < word.size();) {
-    const size_t char_len =
-        options_.byte_level_input ? 1 : utf8::sequence_length(static_cast<unsigned char>(word[i]));
+    const size_t char_len = unit_length(word, i);
     const std::string_view piece = word.substr(i, char_len);
     i += char_len;
     int32_t id = -1;
@@ -217,13 +235,7 @@ void BpeModel::merge(std::vector<Symbol>& symbols) const {
   }
 }
 
-void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
-  if (options_.ignore_merges) {
-    if (auto it = input_vocab_.find(word); it != input_vocab_.end()) {
-      out.push_back(it->second);
-      return;
-    }
-  }
+void BpeModel::merge_memoized(std::string_view word, std::vector<int32_t>& out) const {
   const bool cacheable = word.size() <= kMaxCachedWordBytes;
   if (cacheable) {
     std::lock_guard lock(cache_mutex_);
@@ -244,6 +256,44 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
     if (cache_.size() < kMaxCacheEntries)
       cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + first, out.end()));
   }
+}
+
+void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
+  if (options_.ignore_merges) {
+    if (auto it = input_vocab_.find(word); it != input_vocab_.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  if (word.size() <= kMaxCachedWordBytes) {
+    merge_memoized(word, out);
+    return;
+  }
+  // A long word (a whole line for SentencePiece-style tokenizers) is cut between units that no
+  // token joins. Both units must be vocabulary tokens themselves: an unknown one becomes byte
+  // fallback or <unk> symbols, whose merges the character pairs do not describe.
+  auto known = [&](size_t i, size_t len) {
+    return options_.byte_level_input ? byte_ids_[static_cast<unsigned char>(word[i])] >= 0
+                                     : input_vocab_.contains(word.substr(i, len));
+  };
+  size_t start = 0;
+  size_t i = 0;
+  size_t len = unit_length(word, 0);
+  bool previous_known = known(0, len);
+  char32_t previous = unit_value(word, 0, options_.byte_level_input);
+  for (i += len; i < word.size(); i += len) {
+    len = unit_length(word, i);
+    const bool current_known = known(i, len);
+    const char32_t current = unit_value(word, i, options_.byte_level_input);
+    if (previous_known && current_known &&
+        !adjacent_units_.contains((static_cast<uint64_t>(previous) << 32) | current)) {
+      merge_memoized(word.substr(start, i - start), out);
+      start = i;
+    }
+    previous_known = current_known;
+    previous = current;
+  }
+  merge_memoized(word.substr(start), out);
 }
 
 }  // namespace duo

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -58,6 +59,10 @@ class BpeModel {
 
   void initial_symbols(std::string_view word, std::vector<Symbol>& symbols) const;
   void merge(std::vector<Symbol>& symbols) const;
+  // Merges one word (or a part of a long word) and appends its ids, through the memo.
+  void merge_memoized(std::string_view word, std::vector<int32_t>& out) const;
+  // Length in bytes of the input unit (byte or UTF-8 character) at word[i].
+  size_t unit_length(std::string_view word, size_t i) const;
 
   StringMap<int32_t> vocab_;         // as written in tokenizer.json
   StringMap<int32_t> input_vocab_;   // keyed as words arrive (raw bytes for byte-level input)
@@ -68,6 +73,10 @@ class BpeModel {
   std::array<int32_t, 256> byte_ids_{};           // byte-level input: id of each single byte
   std::optional<int32_t> unk_id_;
   Options options_;
+  // Pairs of input units (code points, or bytes for byte-level input) that occur next to each
+  // other inside some vocabulary token. No merge can join two units that never do, so a long
+  // word is cut there into parts that are tokenized (and memoized) separately.
+  std::unordered_set<uint64_t> adjacent_units_;
 
   // Words already tokenized. The model is shared and immutable apart from this memo, so it
   // has its own lock.
