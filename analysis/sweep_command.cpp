@@ -5,6 +5,7 @@
 #include <set>
 
 #include "analysis/gate_set.h"
+#include "analysis/sweep_hdf5.h"
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot_sweep.h"
 #endif
@@ -52,6 +53,7 @@ void SweepCommand::run() const {
   o.task = task_ == "niah" ? SweepTask::niah : SweepTask::passkey;
   const GateSet gates = load_gates(gates_);
   const auto rows = run_sweep(gates, o);
+  write_sweep_h5(o.out / "results.h5", rows);
   std::cout << sweep_summary(rows);
 #ifdef DUO_WITH_PLPLOT
   plot_sweep_accuracy(o.out / "accuracy.png", ImageFormat::png, rows);
@@ -62,10 +64,10 @@ void SweepCommand::run() const {
     std::snprintf(name, sizeof name, "grid-sparsity-%.2f.png", s);
     plot_sweep_grid(o.out / name, ImageFormat::png, rows, s);
   }
-  std::cout << "results: " << (o.out / "results.csv").string() << "\nfigures: " << (o.out / "accuracy.png").string()
+  std::cout << "results: " << (o.out / "results.csv").string() << " and results.h5\nfigures: " << (o.out / "accuracy.png").string()
             << " and " << (o.out / "grid-sparsity-*.png").string() << "\n";
 #else
-  std::cout << "results: " << (o.out / "results.csv").string() << " (built without PLplot: no figures)\n";
+  std::cout << "results: " << (o.out / "results.csv").string() << " and results.h5 (built without PLplot: no figures)\n";
 #endif
 }
 

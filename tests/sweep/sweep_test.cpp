@@ -153,5 +153,25 @@ TEST(Sweep, InterruptedSweepResumesWithoutRedoingCells) {
   EXPECT_EQ(a, b);
 }
 
+int run(const std::string& command) { return std::system(command.c_str()); }
+
+TEST(SweepCommand, WritesCsvHdf5AndFiguresFromAReferencePatternDirectory) {
+  auto out = scratch("cli");
+  auto gates = out.parent_path() / "reference";
+  fs::create_directories(gates);
+  std::ofstream(gates / "full_attention_heads.tsv") << "0.9\t0.1\n0.8\t0.2\n0.7\t0.3\n0.6\t0.4\n";
+  std::ofstream(gates / "config.json") << R"({"sink_size": 8, "recent_size": 32})";
+  auto o = tiny_options(out);
+  std::string cmd = env("DUO_BIN_DIR") + "/duo-analyze sweep --model " + o.model.string() +
+                    " --random-weights --gates " + gates.string() + " --out " + out.string() +
+                    " --sparsities 0,0.5 --lengths 400 --depths 0.5 --random-seeds 1 --passkey-words 2" +
+                    " --sink 8 --recent 32 --chunk 128 --dtype fp32 --device cpu --haystack " + o.haystack[0];
+  ASSERT_EQ(run(cmd + " > " + (out / "log.txt").string() + " 2>&1"), 0);
+  // duo at 0 and 0.5, one random seed at 0.5: 3 rows.
+  EXPECT_EQ(run(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") + "/tests/sweep/check_sweep_outputs.py " +
+                out.string() + " 3"),
+            0);
+}
+
 }  // namespace
 }  // namespace duo::analysis

@@ -1,0 +1,17 @@
+// The sweep's results as HDF5 (<out>/results.h5), beside the CSV it is written from: one 1-D
+// dataset per column of docs/sweep.md, row i of every dataset describing one cell. Root
+// attributes: format = "duo-sweep-results", schema_version = 1. Rewritten whole (atomically)
+// after each sweep; the CSV is the resumable record.
+#pragma once
+#include <filesystem>
+#include <vector>
+
+#include "analysis/sweep.h"
+
+namespace duo::analysis {
+
+inline constexpr int64_t kSweepH5SchemaVersion = 1;
+
+void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRow>& rows);
+
+}  // namespace duo::analysis
