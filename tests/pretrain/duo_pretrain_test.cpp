@@ -1,6 +1,7 @@
 // duo-pretrain end to end on the CPU: a few steps of a very small model at a short context,
 // then transformers loads the output directory and generates the same greedy tokens as duo,
-// the curve and the passkey evaluation are written, and a bad configuration fails cleanly.
+// the curve and the passkey evaluation are written, and a bad configuration fails cleanly; the
+// committed models/tiny loads in transformers and generates what duo generates.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,28 @@ TEST(DuoPretrain, SmokeRunLoadsInTransformersAndGeneratesLikeDuo) {
   EXPECT_EQ(ref["encoded"].get<std::vector<int32_t>>(), ids32) << "transformers' tokenizer disagrees with duo's";
   const LlamaModel model = LlamaModel::load(out, at::kFloat, at::kCPU);
   const Generation g = generate_greedy(model, prompt, {.max_new_tokens = 24, .stop_at_eos = false});
+  EXPECT_EQ(g.tokens, ref["generated"].get<std::vector<int64_t>>());
+}
+
+// The committed built-in model: transformers loads it and continues a prompt exactly as duo does.
+TEST(BuiltInTinyModel, LoadsInTransformersAndGeneratesLikeDuo) {
+  const fs::path dir = test::scratch_dir(), tiny = fs::path(env("DUO_SOURCE_DIR")) / "models/tiny";
+  const std::string text = "In the beginning God created the heaven and the earth. The first passkey is: kilo";
+  const std::vector<int32_t> ids32 = Tokenizer::from_dir(tiny).encode(text);
+  const std::vector<int64_t> prompt(ids32.begin(), ids32.end());
+  std::string joined;
+  for (int64_t id : prompt) {
+    if (!joined.empty()) joined += ',';
+    joined += std::to_string(id);
+  }
+  const auto py = test::run_command(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") +
+                                    "/tests/pretrain/check_hf_checkpoint.py " + tiny.string() + " " + joined +
+                                    " 32 '" + text + "'", dir);
+  ASSERT_EQ(py.code, 0) << py.out << py.err;
+  const auto ref = nlohmann::json::parse(py.out);
+  EXPECT_EQ(ref["encoded"].get<std::vector<int32_t>>(), ids32);
+  const LlamaModel model = LlamaModel::load(tiny, at::kFloat, at::kCPU);
+  const Generation g = generate_greedy(model, prompt, {.max_new_tokens = 32, .stop_at_eos = false});
   EXPECT_EQ(g.tokens, ref["generated"].get<std::vector<int64_t>>());
 }
 
