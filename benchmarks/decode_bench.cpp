@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
     app.add_option("--sink", sink, "streaming heads: sink tokens");
     app.add_option("--recent", recent, "streaming heads: recent tokens");
     app.add_option("--device", device_name, "cuda or cpu");
+    bool model_only = false;
+    app.add_flag("--model-only", model_only,
+                 "also time one decode step with attention over the new token alone (no cache): the "
+                 "cost of everything but reading the KV cache");
     CLI11_PARSE(app, argc, argv);
 
     const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
@@ -90,6 +94,20 @@ int main(int argc, char** argv) {
     reset(device);
     const int64_t weights = peak_allocated(device);
 
+    if (model_only) {
+      duo::FullAttention none;
+      auto token = at::full({1, 1}, 1, at::TensorOptions().dtype(at::kLong).device(device));
+      std::vector<double> times;
+      for (int i = 0; i < steps + 4; ++i) {
+        sync();
+        auto t0 = std::chrono::steady_clock::now();
+        model.forward(token, none, 0, /*logits=*/true);
+        sync();
+        if (i >= 4) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(times.begin(), times.end());
+      std::printf("one token, no KV cache: %.2f ms\n", 1e3 * times[times.size() / 2]);
+    }
     std::printf("%-8s %-8s %10s %10s %12s %10s %10s %11s\n", "length", "sparsity", "KV_GiB", "KV_ratio",
                 "total_GiB", "mem_ratio", "ms/token", "speed_ratio");
     for (int64_t L : lengths) {

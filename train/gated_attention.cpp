@@ -7,11 +7,15 @@ namespace duo {
 at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& mask) {
   // SDPA's memory-efficient kernel takes a mask but not enable_gqa (its fallback would
-  // materialize every score), so KV heads are expanded to their query groups instead.
+  // materialize every score), so KV heads are expanded to their query groups instead
+  // (expand + reshape: repeat_interleave would wait for the GPU to size its output).
   const int64_t group = q.size(1) / k.size(1);
-  auto kx = group == 1 ? k : k.repeat_interleave(group, 1);
-  auto vx = group == 1 ? v : v.repeat_interleave(group, 1);
-  return at::scaled_dot_product_attention(q, kx, vx, mask);
+  auto expand = [group](const at::Tensor& x) {
+    auto s = x.sizes();
+    return x.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
+  };
+  return group == 1 ? at::scaled_dot_product_attention(q, k, v, mask)
+                    : at::scaled_dot_product_attention(q, expand(k), expand(v), mask);
 }
 
 at::Tensor FullAttentionRecorder::forward(const AttentionInput& in) {
@@ -45,7 +49,7 @@ at::Tensor GatedAttention::forward(const AttentionInput& in) {
   if (in.start_pos != 0) throw std::logic_error("GatedAttention expects whole sequences");
   const int64_t hq = in.q.size(1), hkv = in.k.size(1), T = in.q.size(2);
   // [Hkv] -> [1, Hq, 1, 1]: each query head takes its KV head's gate.
-  auto alpha = gates_[in.layer].repeat_interleave(hq / hkv).view({1, hq, 1, 1}).to(in.q.scalar_type());
+  auto alpha = gates_[in.layer].unsqueeze(1).expand({hkv, hq / hkv}).reshape({1, hq, 1, 1}).to(in.q.scalar_type());
   auto streaming = masked_attention(in.q, in.k, in.v, mask(T, in.q.device()));
   auto full = mode_ == GateMode::paper ? causal_attention(in.q, in.k, in.v) : recorder_->output(in.layer);
   return alpha * full + (1 - alpha) * streaming;

@@ -24,8 +24,12 @@ at::Tensor query_heads(const at::Tensor& kv_heads, int64_t group) {
   return (kv_heads.unsqueeze(1) * group + at::arange(group, kv_heads.options())).flatten();
 }
 
+// [B, Hkv, T, D] -> [B, Hkv * group, T, D], each KV head repeated for its query group. Written as
+// expand + reshape: repeat_interleave would wait for the GPU to size its output.
 at::Tensor expand_groups(const at::Tensor& kv, int64_t group) {
-  return group == 1 ? kv : kv.repeat_interleave(group, 1);
+  if (group == 1) return kv;
+  auto s = kv.sizes();
+  return kv.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
 }
 
 }  // namespace
@@ -120,21 +124,28 @@ at::Tensor MixedKVCacheAttention::forward(const AttentionInput& in) {
   if (l.length + T > max_length_)
     throw std::invalid_argument("MixedKVCacheAttention: context exceeds max_length " +
                                 std::to_string(max_length_));
-  auto out = at::empty_like(in.q);
-  if (l.retrieval_idx.numel() > 0) {
-    auto k = in.k.index_select(1, l.retrieval_idx), v = in.v.index_select(1, l.retrieval_idx);
+  if (!l.retrieval_q.defined()) {
+    l.retrieval_q = query_heads(l.retrieval_idx, group);
+    l.streaming_q = query_heads(l.streaming_idx, group);
+  }
+  auto attend_retrieval = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
     l.full_k.narrow(2, l.length, T).copy_(k);
     l.full_v.narrow(2, l.length, T).copy_(v);
-    auto qh = query_heads(l.retrieval_idx, group);
-    auto o = causal_attention(in.q.index_select(1, qh), l.full_k.narrow(2, 0, l.length + T),
-                              l.full_v.narrow(2, 0, l.length + T));
-    out.index_copy_(1, qh, o);
-  }
-  if (l.streaming_idx.numel() > 0) {
-    auto qh = query_heads(l.streaming_idx, group);
-    auto o = attend_streaming(l, in.q.index_select(1, qh), in.k.index_select(1, l.streaming_idx),
-                              in.v.index_select(1, l.streaming_idx), l.length);
-    out.index_copy_(1, qh, o);
+    return causal_attention(q, l.full_k.narrow(2, 0, l.length + T), l.full_v.narrow(2, 0, l.length + T));
+  };
+  at::Tensor out;
+  if (l.streaming_idx.numel() == 0) {  // a layer of retrieval heads only: no head shuffling
+    out = attend_retrieval(in.q, in.k, in.v);
+  } else if (l.retrieval_idx.numel() == 0) {  // streaming heads only
+    out = attend_streaming(l, in.q, in.k, in.v, l.length);
+  } else {
+    out = at::empty_like(in.q);
+    out.index_copy_(1, l.retrieval_q,
+                    attend_retrieval(in.q.index_select(1, l.retrieval_q), in.k.index_select(1, l.retrieval_idx),
+                                     in.v.index_select(1, l.retrieval_idx)));
+    out.index_copy_(1, l.streaming_q,
+                    attend_streaming(l, in.q.index_select(1, l.streaming_q), in.k.index_select(1, l.streaming_idx),
+                                     in.v.index_select(1, l.streaming_idx), l.length));
   }
   l.length += T;
   if (in.layer == pattern_.num_layers - 1) length_ = l.length;

@@ -37,6 +37,7 @@ class MixedKVCacheAttention : public Attention {
  private:
   struct Layer {
     at::Tensor retrieval_idx, streaming_idx;  // KV head indices (int64)
+    at::Tensor retrieval_q, streaming_q;      // their query heads, once the group size is known
     at::Tensor full_k, full_v;                // [B, |R|, max_length, D]
     at::Tensor sink_k, sink_v;                // [B, |S|, sink, D]
     at::Tensor recent_k, recent_v;            // [B, |S|, n, D], n <= recent: oldest first
