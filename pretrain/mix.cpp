@@ -86,7 +86,10 @@ MixSample MixGenerator::passkey_sample(int64_t index, uint64_t draw) const {
     const synth::PasskeySample s = passkeys_->sample(sub++, length);
     out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.end());
     std::vector<uint8_t> mark(s.ids.size(), 0);
-    for (const synth::Span& a : s.answer_spans) std::fill(mark.begin() + a.start, mark.begin() + a.end, 1);
+    for (const synth::Span& a : s.answer_spans) {
+      std::fill(mark.begin() + a.start, mark.begin() + a.end, kAnswer);
+      mark[a.start] = kAnswerFirst;
+    }
     out.answer.insert(out.answer.end(), mark.begin(), mark.end());
   }
   return out;
@@ -170,7 +173,8 @@ MixSample MixGenerator::mixed_sample(int64_t index) const {
       const std::string& text = part == 0 ? p.before : part == 1 ? p.answer : p.after;
       const std::vector<int32_t> ids = tok_.encode(text, false);
       e.ids.insert(e.ids.end(), ids.begin(), ids.end());
-      e.answer.insert(e.answer.end(), ids.size(), part == 1 ? 1 : 0);
+      e.answer.insert(e.answer.end(), ids.size(), part == 1 ? kAnswer : 0);
+      if (part == 1 && !ids.empty()) e.answer[e.answer.size() - ids.size()] = kAnswerFirst;
     }
     if (inserted + int64_t(e.ids.size()) > (T - 1) * 3 / 4) break;
     inserted += int64_t(e.ids.size());

@@ -14,8 +14,9 @@
 //    Some facts are never asked about (distractors). A question sits after its fact, biased
 //    towards the end of the sample, so distances range from a few tokens to the whole context.
 // `answer` marks the answer tokens (passkeys, values, phrases; data/synth's passkey answers),
-// which the loss weighs more and the answer-token accuracy counts. Sample i depends only on
-// (seed, i).
+// which the loss weighs more and the answer-token accuracy counts; the first token of each
+// answer is marked apart, since predicting it needs retrieval alone (later tokens of a word can
+// follow from its first). Sample i depends only on (seed, i).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -27,9 +28,11 @@
 
 namespace duo {
 
+inline constexpr uint8_t kAnswer = 1, kAnswerFirst = 2;
+
 struct MixSample {
   std::vector<int32_t> ids;     // exactly data.context tokens
-  std::vector<uint8_t> answer;  // 1 on answer tokens
+  std::vector<uint8_t> answer;  // kAnswerFirst on each answer's first token, kAnswer on the rest, else 0
 };
 
 // The passkey-format generator for one config: duo-pretrain's training samples use data.seed,

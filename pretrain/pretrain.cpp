@@ -40,13 +40,13 @@ double learning_rate(const PretrainConfig::Train& t, int64_t step, int64_t total
 
 struct Batch {
   at::Tensor ids;     // [B, T] int64
-  at::Tensor answer;  // [B, T] bool
+  at::Tensor answer;  // [B, T] uint8: kAnswer, kAnswerFirst or 0
 };
 
 // Samples are built on several threads (each sample depends on its index alone), so that the
 // host keeps up with a fast device.
 Batch make_batch(const MixGenerator& mix, int64_t step, int64_t batch, int64_t context) {
-  Batch b{at::empty({batch, context}, at::kLong), at::empty({batch, context}, at::kBool)};
+  Batch b{at::empty({batch, context}, at::kLong), at::empty({batch, context}, at::kByte)};
   const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency() - 2, 1, 8);
   std::vector<std::thread> pool;
   for (int64_t w = 0; w < threads; ++w)
@@ -54,7 +54,7 @@ Batch make_batch(const MixGenerator& mix, int64_t step, int64_t batch, int64_t c
       for (int64_t i = w; i < batch; i += threads) {
         const MixSample s = mix.sample(step * batch + i);
         std::copy(s.ids.begin(), s.ids.end(), b.ids[i].data_ptr<int64_t>());
-        std::copy(s.answer.begin(), s.answer.end(), b.answer[i].data_ptr<bool>());
+        std::copy(s.answer.begin(), s.answer.end(), b.answer[i].data_ptr<uint8_t>());
       }
     });
   for (std::thread& t : pool) t.join();
@@ -147,7 +147,7 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
   std::signal(SIGTERM, on_stop_signal);
 
   std::ofstream curve(out / "curve.csv");
-  curve << "step,lr,loss,answer_loss,answer_accuracy,tokens_per_s\n";
+  curve << "step,lr,loss,answer_loss,answer_accuracy,first_answer_token_accuracy,tokens_per_s\n";
   // pretrain.yaml records the plan (steps fixed, no budget), so that it reruns this schedule.
   auto save = [&](int64_t planned) {
     write_hf_checkpoint(out, model, config.model.tokenizer);
@@ -167,6 +167,7 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
   // Sums over the current logging interval, kept on the device to avoid a sync per step.
   at::Tensor sum_loss = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
   at::Tensor sum_answer_loss = sum_loss.clone(), sum_answer_right = sum_loss.clone(), sum_answer = sum_loss.clone();
+  at::Tensor sum_first_right = sum_loss.clone(), sum_first = sum_loss.clone();
   int64_t interval_steps = 0;
 
   std::future<Batch> next = std::async(std::launch::async, make_batch, std::cref(mix), 0, B, T);
@@ -178,7 +179,8 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 
     at::Tensor ids = batch.ids.to(device, /*non_blocking=*/true);
-    at::Tensor answer = batch.answer.to(device, true).narrow(1, 1, T - 1);
+    at::Tensor answer_kind = batch.answer.to(device, true).narrow(1, 1, T - 1);
+    at::Tensor answer = answer_kind > 0, answer_first = answer_kind == kAnswerFirst;
     at::Tensor inputs = ids.narrow(1, 0, T - 1), targets = ids.narrow(1, 1, T - 1);
 
     if (bf16) at::autocast::set_autocast_enabled(device.type(), true);
@@ -208,11 +210,14 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
 
     {
       at::NoGradGuard no_grad;
-      at::Tensor a = answer.to(at::kDouble);
+      at::Tensor a = answer.to(at::kDouble), f = answer_first.to(at::kDouble);
+      at::Tensor right = (logits.argmax(-1) == targets).to(at::kDouble);
       sum_loss += token_loss.mean();
       sum_answer_loss += (token_loss * a).sum();
-      sum_answer_right += ((logits.argmax(-1) == targets).to(at::kDouble) * a).sum();
+      sum_answer_right += (right * a).sum();
       sum_answer += a.sum();
+      sum_first_right += (right * f).sum();
+      sum_first += f.sum();
       ++interval_steps;
     }
 
@@ -234,16 +239,18 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
       const double n_answer = std::max(1.0, sum_answer.item<double>());
       const double l = sum_loss.item<double>() / double(interval_steps);
       const double al = sum_answer_loss.item<double>() / n_answer, aa = sum_answer_right.item<double>() / n_answer;
+      const double fa = sum_first_right.item<double>() / std::max(1.0, sum_first.item<double>());
       const auto now = clock();
       const double dt = std::chrono::duration<double>(now - t_log).count();
       const double tok_s = double(interval_steps * B * (T - 1)) / dt;
       const double elapsed = std::chrono::duration<double>(now - t0).count();
       const double eta = elapsed / double(done) * double(total - done);
-      std::printf("step %6lld/%lld  lr %.2e  loss %.4f  answer loss %.4f  answer acc %.3f  %.0f tok/s  ETA %s\n",
-                  (long long)done, (long long)total, lr, l, al, aa, tok_s, ProgressBar::format_duration(eta).c_str());
+      std::printf("step %6lld/%lld  lr %.2e  loss %.4f  answer loss %.4f  answer acc %.3f  first %.3f  %.0f tok/s  ETA %s\n",
+                  (long long)done, (long long)total, lr, l, al, aa, fa, tok_s, ProgressBar::format_duration(eta).c_str());
       std::fflush(stdout);
-      curve << done << "," << lr << "," << l << "," << al << "," << aa << "," << tok_s << "\n" << std::flush;
-      for (at::Tensor* s : {&sum_loss, &sum_answer_loss, &sum_answer_right, &sum_answer}) s->zero_();
+      curve << done << "," << lr << "," << l << "," << al << "," << aa << "," << fa << "," << tok_s << "\n" << std::flush;
+      for (at::Tensor* s : {&sum_loss, &sum_answer_loss, &sum_answer_right, &sum_answer, &sum_first_right, &sum_first})
+        s->zero_();
       interval_steps = 0;
       t_log = now;
     }

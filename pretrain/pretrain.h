@@ -11,7 +11,8 @@ namespace duo {
 // Trains per `config`, writing into `out`: the checkpoint (config.json, model.safetensors,
 // tokenizer.json, tokenizer_config.json) every train.save_every steps and at the end,
 // pretrain.yaml (the configuration used, with train.steps set to the steps actually planned),
-// curve.csv (step, lr, loss, answer-token loss and accuracy, tokens/s) and, after the last
+// curve.csv (step, lr, loss, answer-token loss and accuracy, accuracy on each answer's first
+// token — the retrieval part —, tokens/s) and, after the last
 // step, passkey_eval.csv. SIGINT/SIGTERM stop the run after the current step with a final save.
 void pretrain(PretrainConfig config, const std::filesystem::path& out);
 

@@ -92,8 +92,9 @@ TEST(PretrainMix, SamplesHaveExactLengthAndAnswersThatAppearEarlier) {
         ++j;
         continue;
       }
-      size_t k = j;
-      while (k < s.ids.size() && s.answer[k]) ++k;
+      EXPECT_EQ(s.answer[j], kAnswerFirst) << "sample " << i << ": an answer must start with its first-token mark";
+      size_t k = j + 1;
+      while (k < s.ids.size() && s.answer[k] == kAnswer) ++k;
       const std::vector<int32_t> run(s.ids.begin() + j, s.ids.begin() + k);
       const auto found = std::search(s.ids.begin(), s.ids.begin() + j, run.begin(), run.end());
       EXPECT_NE(found, s.ids.begin() + j) << "sample " << i << ": answer '" << tok.decode(run)

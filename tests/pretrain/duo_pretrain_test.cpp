@@ -1,7 +1,8 @@
 // duo-pretrain end to end on the CPU: a few steps of a very small model at a short context,
 // then transformers loads the output directory and generates the same greedy tokens as duo,
-// the curve and the passkey evaluation are written, and a bad configuration fails cleanly; the
-// committed models/tiny loads in transformers and generates what duo generates.
+// the curve and the passkey evaluation are written, SIGTERM leaves a checkpoint, and a bad
+// configuration fails cleanly; the committed models/tiny loads in transformers and generates
+// what duo generates.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -73,6 +74,20 @@ TEST(DuoPretrain, SmokeRunLoadsInTransformersAndGeneratesLikeDuo) {
   const LlamaModel model = LlamaModel::load(out, at::kFloat, at::kCPU);
   const Generation g = generate_greedy(model, prompt, {.max_new_tokens = 24, .stop_at_eos = false});
   EXPECT_EQ(g.tokens, ref["generated"].get<std::vector<int64_t>>());
+}
+
+// SIGTERM (what `timeout` sends) ends a run after the current step with a loadable checkpoint.
+TEST(DuoPretrain, SigtermSavesACheckpoint) {
+  const fs::path dir = test::scratch_dir();
+  test::spit(dir / "haystack.txt", test::synthetic_haystack(1500));
+  const fs::path out = dir / "out";
+  const auto r = test::run_command(
+      "timeout -s TERM 8 " + pretrain_command(dir, "--set train.steps=1000000 --out " + out.string()), dir);
+  EXPECT_EQ(r.code, 124) << "timeout reports that it had to stop the program\n" << r.out << r.err;
+  EXPECT_NE(r.out.find("stopped by a signal"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.find("passkey accuracy"), std::string::npos) << "no evaluation after a signal";
+  const LlamaModel model = LlamaModel::load(out, at::kFloat, at::kCPU);
+  EXPECT_EQ(model.config().num_hidden_layers, 2);
 }
 
 // The committed built-in model: transformers loads it and continues a prompt exactly as duo does.
