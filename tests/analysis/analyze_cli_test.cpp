@@ -2,6 +2,7 @@
 // independent Python reader (check_exports.py), figures checked as image files
 // (check_images.py), and one clear error line with exit status 1 for each kind of bad input.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <hdf5.h>
 #include <sys/wait.h>
 
@@ -33,7 +34,8 @@ std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 fs::path work_dir() {
   static const fs::path dir = [] {
-    fs::path d = fs::current_path() / "analyze_cli_test_data";
+    // One directory per test process: ctest runs the tests of this file side by side.
+    fs::path d = fs::current_path() / ("analyze_cli_test_data_" + std::to_string(getpid()));
     fs::remove_all(d);
     fs::create_directories(d);
     duo::test::write_synthetic_run(d / "run.h5", 100);
