@@ -6,6 +6,7 @@
 //
 //   duo-bench-decode --model-config models/shapes/llama3-8b/config.json \
 //       --lengths 32768,131072,500000 --sparsities 0,0.5,0.75
+#include <ATen/Context.h>
 #include <CLI/CLI.hpp>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
     app.add_option("--sink", sink, "streaming heads: sink tokens");
     app.add_option("--recent", recent, "streaming heads: recent tokens");
     app.add_option("--device", device_name, "cuda or cpu");
-    bool model_only = false;
+    bool model_only = false, cudnn_sdpa = false;
+    app.add_option("--cudnn-sdpa", cudnn_sdpa, "let SDPA use its cuDNN backend (duo turns it off; true to compare)");
     app.add_flag("--model-only", model_only,
                  "also time one decode step with attention over the new token alone (no cache): the "
                  "cost of everything but reading the KV cache");
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
     };
     const auto cfg = duo::load_model_config(config_path);
     const auto model = duo::LlamaModel::random(cfg, 0, at::kBFloat16, device);
+    at::globalContext().setSDPUseCuDNN(cudnn_sdpa);  // after the model, which turns it off
     torch::NoGradGuard no_grad;
     reset(device);
     const int64_t weights = peak_allocated(device);

@@ -1,6 +1,8 @@
 // FullAttention and KVCacheAttention over libtorch's fused scaled-dot-product attention.
 #include "model/attention.h"
 
+#include <ATen/Context.h>
+
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +22,8 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   at::Tensor kpos = at::arange(0, tk, opts).unsqueeze(0);
   return at::scaled_dot_product_attention(q, k, v, kpos <= qpos, 0.0, false, {}, gqa);
 }
+
+void use_shape_stable_attention_kernels() { at::globalContext().setSDPUseCuDNN(false); }
 
 at::Tensor FullAttention::forward(const AttentionInput& in) { return causal_attention(in.q, in.k, in.v); }
 

@@ -49,6 +49,12 @@ class KVCacheAttention : public Attention {
   std::vector<Layer> layers_;
 };
 
+// Keeps SDPA off its cuDNN backend, which builds a new plan for every new key length (every
+// decode step, every chunk): measured on an H200, a Llama-3-8B decode step took 81 ms with it
+// and 26 ms without (experiments/decode-h200.md). Flash and memory-efficient kernels remain.
+// Called when a model is created; idempotent.
+void use_shape_stable_attention_kernels();
+
 // softmax(q kᵀ / √D) v for queries at positions [start, start + Tq) over keys at [0, Tk),
 // each query seeing keys up to its own position; GQA heads share their KV head.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
