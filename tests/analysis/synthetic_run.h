@@ -7,20 +7,15 @@
 #include <filesystem>
 
 #include "history/history_writer.h"
+#include "history/synthetic_steps.h"
 
 namespace duo::test {
 
+// The history tests' shape (3 x 4 KV heads, 8 query heads) under the analysis tests' name.
 inline HistoryMeta analysis_meta() {
-  HistoryMeta meta;
+  HistoryMeta meta = synthetic_meta();
   meta.config_yaml = "train:\n  steps: 100\n";
   meta.model_name = "synthetic-llama";
-  meta.architecture = "LlamaForCausalLM";
-  meta.num_layers = 3;
-  meta.num_heads = 8;
-  meta.num_kv_heads = 4;
-  meta.head_dim = 16;
-  meta.sink = 128;
-  meta.recent = 256;
   return meta;
 }
 
