@@ -29,6 +29,18 @@ std::string words(synth::Rng& rng, const std::vector<std::string>& list, int64_t
   return out;
 }
 
+// n words of 2-5 random lowercase letters. Unlike NATO or value words, every byte of such a word
+// is unpredictable from the bytes before it, so only copying gets it right: the signal that makes
+// a byte-level model grow copy (induction) heads.
+std::string letters(synth::Rng& rng, int64_t n) {
+  std::string out;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i) out += ' ';
+    for (int64_t len = between(rng, 2, 5); len > 0; --len) out += char('a' + rng.below(26));
+  }
+  return out;
+}
+
 // One inserted piece of a mixed sample: the text before the answer, the answer, the text after.
 struct Piece {
   double depth = 0;  // where in the haystack it goes, as a fraction
@@ -65,6 +77,9 @@ MixGenerator::MixGenerator(const PretrainConfig& config, Tokenizer tokenizer)
   if (cfg_.passkey_sample_fraction > 0)
     passkeys_ = std::make_unique<synth::PasskeyGenerator>(
         make_passkey_generator(config, tok_, cfg_.seed, cfg_.passkey_context_min, cfg_.context));
+  const synth::PasskeyConfig layout;  // make_passkey_generator keeps data/synth's sentences
+  separator_tokens_ = int64_t(tok_.encode(layout.separator, false).size());
+  suffix_tokens_ = int64_t(tok_.encode(layout.suffix, false).size());
 }
 
 MixSample MixGenerator::sample(int64_t index) const {
@@ -83,7 +98,8 @@ MixSample MixGenerator::passkey_sample(int64_t index, uint64_t draw) const {
   int64_t sub = 2 * index;  // each sequence uses two passkey-stream positions
   for (int64_t length : {first, T - first}) {
     if (length == 0) continue;
-    const synth::PasskeySample s = passkeys_->sample(sub++, length);
+    synth::PasskeySample s = passkeys_->sample(sub++, length);
+    move_haystack(s, synth::Rng(cfg_.seed ^ 0x2545f491ull, uint64_t(sub)));
     out.ids.insert(out.ids.end(), s.ids.begin(), s.ids.end());
     std::vector<uint8_t> mark(s.ids.size(), 0);
     for (const synth::Span& a : s.answer_spans) {
@@ -95,6 +111,31 @@ MixSample MixGenerator::passkey_sample(int64_t index, uint64_t draw) const {
   return out;
 }
 
+void MixGenerator::move_haystack(synth::PasskeySample& s, synth::Rng rng) const {
+  // data/synth fills each sample with the haystack's first H tokens, so every passkey sample
+  // would open with Genesis 1:1 and the model could memorise the text instead of retrieving.
+  // Put H tokens from a random place in the same positions; needles, questions and answers stay.
+  // The haystack runs lie between data/synth's separators (synth/passkey.h): before the first
+  // needle, between needles, and after the last needle up to the suffix.
+  const int64_t h = s.haystack_tokens, sep = separator_tokens_;
+  const int64_t from = int64_t(rng.below(uint64_t(int64_t(haystack_.size()) - h + 1)));
+  const int64_t first_run = std::clamp<int64_t>(int64_t(std::floor(double(h) * s.depths[0])), 0, h);
+  const int64_t first_end = s.needle_spans[0].start - sep;
+  std::vector<std::pair<int64_t, int64_t>> runs = {{first_end - first_run, first_end}};
+  for (size_t i = 1; i < s.needle_spans.size(); ++i)
+    runs.push_back({s.needle_spans[i - 1].end + sep, s.needle_spans[i].start - sep});
+  runs.push_back({s.needle_spans.back().end + sep, s.label_span.start - suffix_tokens_});
+  const Error changed("duo-pretrain: data/synth's passkey layout is not the one mix.cpp expects");
+  int64_t used = 0;
+  for (const auto& [begin, end] : runs)
+    for (int64_t p = begin; p < end; ++p, ++used) {
+      // data/synth read the same haystack from its start; a mismatch means its layout changed.
+      if (used >= h || s.ids[p] != haystack_[used]) throw changed;
+      s.ids[p] = haystack_[from + used];
+    }
+  if (used != h) throw changed;
+}
+
 MixSample MixGenerator::mixed_sample(int64_t index) const {
   synth::Rng rng(cfg_.seed ^ 0x5bd1e995ull, uint64_t(index));
   const int64_t T = cfg_.context;
@@ -102,30 +143,38 @@ MixSample MixGenerator::mixed_sample(int64_t index) const {
 
   // Draw every task's kind and depths first: ordinals follow the order of the facts in the text.
   struct Task {
-    int kind;  // 0 passkey, 1 lookup, 2 phrase
+    int kind;  // 0 passkey, 1 lookup, 2 phrase, 3 copy
     double fact, question;
     bool asked;
   };
   std::vector<Task> tasks;
+  const double near = double(cfg_.near_tokens) / double(T);
   for (int64_t i = 0; i < num_tasks; ++i) {
     Task t;
-    t.kind = int(rng.below(3));
+    t.kind = uniform(rng) < cfg_.copy_task_fraction ? 3 : int(rng.below(3));
     t.fact = uniform(rng);
-    // sqrt biases questions towards the end, where the longest distances are.
-    t.question = t.fact + (1 - t.fact) * std::sqrt(uniform(rng));
-    t.asked = uniform(rng) < 0.8;
+    // Copies and a share of the other questions come soon after their fact: short copies are
+    // what a copy head forms on first. The rest are biased (sqrt) towards the end of the
+    // sample, where the longest distances are.
+    if (t.kind == 3 || uniform(rng) < cfg_.near_question_fraction)
+      t.question = std::min(1.0, t.fact + near * uniform(rng));
+    else
+      t.question = t.fact + (1 - t.fact) * std::sqrt(uniform(rng));
+    t.asked = t.kind == 3 || uniform(rng) < 0.8;
     tasks.push_back(t);
   }
   std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) { return a.fact < b.fact; });
 
   std::vector<Piece> pieces;
-  int count[3] = {0, 0, 0};
+  int count[4] = {0, 0, 0, 0};
+  std::string keys_left = "abcdefghijklmnopqrstuvwxyz";  // single-letter lookup keys, each used once
   for (size_t i = 0; i < tasks.size(); ++i) {
     const Task& t = tasks[i];
     const std::string ord = synth::ordinal_word(++count[t.kind]);
     Piece fact{t.fact, int(2 * i)}, question{t.question, int(2 * i + 1)};
     if (t.kind == 0) {
-      const std::string key = words(rng, synth::PasskeyConfig::nato_alphabet(), between(rng, cfg_.words_min, cfg_.words_max));
+      const int64_t n = between(rng, cfg_.words_min, cfg_.words_max);
+      const std::string key = rng.below(2) ? words(rng, synth::PasskeyConfig::nato_alphabet(), n) : letters(rng, n);
       if (rng.below(2)) {
         fact.before = "\nThe " + ord + " passkey is: " + key + ".\n";
         question.before = "\nWhat is the " + ord + " passkey?\nPasskey: ";
@@ -135,12 +184,29 @@ MixSample MixGenerator::mixed_sample(int64_t index) const {
       }
       question.answer = key;
       question.after = "\n";
+    } else if (t.kind == 1 && rng.below(2) && !keys_left.empty()) {
+      // The question repeats the fact's own opening, so answering is a plain copy of what
+      // followed it: the easiest retrieval there is.
+      const size_t k = rng.below(keys_left.size());
+      const std::string key = std::string("Key ") + keys_left[k] + ": ";
+      keys_left.erase(k, 1);
+      const std::string value = letters(rng, between(rng, 1, 3));
+      fact.before = "\n" + key + value + "\n";
+      question.before = "\n" + key;
+      question.answer = value;
+      question.after = "\n";
     } else if (t.kind == 1) {
       const std::string key = std::to_string(between(rng, 1000, 9999));
       const std::string value = words(rng, kValueWords, between(rng, 1, std::min<int64_t>(3, cfg_.words_max)));
       fact.before = "\nRecord " + key + ": " + value + ".\n";
       question.before = "\nLook up record " + key + ".\nValue: ";
       question.answer = value;
+      question.after = "\n";
+    } else if (t.kind == 3) {
+      const std::string code = letters(rng, between(rng, 1, 6));
+      fact.before = "\nThe " + ord + " code is: " + code + ".\n";
+      question.before = "\nWhat is the " + ord + " code?\nCode: ";
+      question.answer = code;
       question.after = "\n";
     } else {
       const int64_t n = between(rng, cfg_.phrase_min, cfg_.phrase_max);

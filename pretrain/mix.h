@@ -4,15 +4,21 @@
 //
 // A sample is one of two kinds, chosen per sample:
 //  - passkey-format (share data.passkey_sample_fraction): one or two data/synth passkey samples
-//    packed back to back (each starting with BOS), exactly the format duo-train calibrates on;
+//    packed back to back (each starting with BOS), exactly the format duo-train calibrates on,
+//    except that their haystack text comes from a random place rather than the text's start;
 //  - mixed: [BOS] haystack text from a random place, with facts inserted at random depths and,
 //    later, questions about them that are answered in the text:
 //      passkey  "The second passkey is: kilo tango echo." ... "What is the second passkey?\n
 //               Passkey: kilo tango echo"  (or data/synth's needle/question sentences)
 //      lookup   "Record 4821: amber falcon." ... "Look up record 4821.\nValue: amber falcon"
 //      phrase   "The first phrase is: "<text>"" ... "Repeat the first phrase: "<text>""
-//    Some facts are never asked about (distractors). A question sits after its fact, biased
-//    towards the end of the sample, so distances range from a few tokens to the whole context.
+//      key      "Key q: xo bqa" ... "Key q: xo bqa"  (a lookup kind; the question repeats the fact)
+//      code     "The first code is: hwq zt." ... "What is the first code?\nCode: hwq zt"
+//    Passkeys use NATO words or random letter words, codes and key values random letters, whose
+//    every byte only copying predicts. Some facts are never asked about (distractors). A question
+//    sits after its fact: codes and a share data.near_question_fraction of the others within
+//    data.near_tokens, the rest biased towards the end of the sample, so distances range from a
+//    few tokens to the whole context.
 // `answer` marks the answer tokens (passkeys, values, phrases; data/synth's passkey answers),
 // which the loss weighs more and the answer-token accuracy counts; the first token of each
 // answer is marked apart, since predicting it needs retrieval alone (later tokens of a word can
@@ -24,6 +30,7 @@
 
 #include "pretrain_config.h"
 #include "synth/passkey.h"
+#include "synth/rng.h"
 #include "tokenizer/tokenizer.h"
 
 namespace duo {
@@ -50,12 +57,14 @@ class MixGenerator {
  private:
   MixSample passkey_sample(int64_t index, uint64_t draw) const;
   MixSample mixed_sample(int64_t index) const;
+  void move_haystack(synth::PasskeySample& s, synth::Rng rng) const;
 
   PretrainConfig::Data cfg_;
   Tokenizer tok_;
   int32_t bos_;
   std::vector<int32_t> haystack_;
   std::unique_ptr<synth::PasskeyGenerator> passkeys_;
+  int64_t separator_tokens_ = 0, suffix_tokens_ = 0;  // data/synth's separator and suffix, in tokens
 };
 
 }  // namespace duo

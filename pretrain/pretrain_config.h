@@ -31,6 +31,9 @@ struct PretrainConfig {
     int64_t passkey_context_min = 768;         // shortest passkey sample packed into a sequence
     int64_t tasks_min = 1;                     // retrieval tasks per mixed sample
     int64_t tasks_max = 6;
+    double copy_task_fraction = 0.3;           // tasks that copy random letters a short way back
+    double near_question_fraction = 0.3;       // other questions asked within near_tokens of their fact
+    int64_t near_tokens = 256;
     int64_t words_min = 2;                     // passkey / value length in words, mixed samples
     int64_t words_max = 8;
     int64_t phrase_min = 16;                   // recalled phrase length in tokens

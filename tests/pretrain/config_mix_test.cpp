@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <set>
+#include <string>
 
 #include "mix.h"
 #include "pretrain_config.h"
@@ -77,14 +79,19 @@ TEST(PretrainMix, SamplesHaveExactLengthAndAnswersThatAppearEarlier) {
   const Tokenizer tok = Tokenizer::from_dir(c.model.tokenizer);
   const MixGenerator mix(c, tok);
   int with_answers = 0, passkey_format = 0;
+  std::set<std::string> openings;  // the text right after "<book> " of passkey-format samples
   const int n = 200;
   for (int i = 0; i < n; ++i) {
     const MixSample s = mix.sample(i);
     ASSERT_EQ(s.ids.size(), size_t(c.data.context)) << "sample " << i;
     ASSERT_EQ(s.answer.size(), s.ids.size());
     EXPECT_EQ(s.ids[0], *tok.bos_id());
-    passkey_format += tok.decode(s.ids).find("passkey to the vault?") != std::string::npos &&
-                      tok.decode(s.ids).find("<book>") != std::string::npos;
+    const std::string text = tok.decode(s.ids);
+    const size_t book = text.find("<book> ");
+    if (text.find("passkey to the vault?") != std::string::npos && book != std::string::npos) {
+      ++passkey_format;
+      openings.insert(text.substr(book + 7, 40));
+    }
     // Each run of answer tokens must occur, as the same tokens, somewhere before it.
     bool any = false;
     for (size_t j = 0; j < s.ids.size();) {
@@ -108,6 +115,9 @@ TEST(PretrainMix, SamplesHaveExactLengthAndAnswersThatAppearEarlier) {
   EXPECT_GT(with_answers, n * 3 / 4) << "most samples ask at least one question";
   EXPECT_GT(passkey_format, n / 6);
   EXPECT_LT(passkey_format, n / 2);
+  // Their haystack comes from a random place, not always from the start of the text, which a
+  // model would memorise instead of learning to retrieve.
+  EXPECT_GT(openings.size(), size_t(passkey_format) * 9 / 10);
   // Sample i is a function of (seed, i) alone.
   EXPECT_EQ(MixGenerator(c, tok).sample(17).ids, mix.sample(17).ids);
   EXPECT_NE(mix.sample(18).ids, mix.sample(17).ids);
