@@ -7,15 +7,9 @@ namespace duo {
 at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& mask) {
   // SDPA's memory-efficient kernel takes a mask but not enable_gqa (its fallback would
-  // materialize every score), so KV heads are expanded to their query groups instead
-  // (expand + reshape: repeat_interleave would wait for the GPU to size its output).
+  // materialize every score), so KV heads are expanded to their query groups instead.
   const int64_t group = q.size(1) / k.size(1);
-  auto expand = [group](const at::Tensor& x) {
-    auto s = x.sizes();
-    return x.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
-  };
-  return group == 1 ? at::scaled_dot_product_attention(q, k, v, mask)
-                    : at::scaled_dot_product_attention(q, expand(k), expand(v), mask);
+  return at::scaled_dot_product_attention(q, repeat_kv_heads(k, group), repeat_kv_heads(v, group), mask);
 }
 
 at::Tensor FullAttentionRecorder::forward(const AttentionInput& in) {

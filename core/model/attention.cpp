@@ -23,6 +23,12 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   return at::scaled_dot_product_attention(q, k, v, kpos <= qpos, 0.0, false, {}, gqa);
 }
 
+at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group) {
+  if (group == 1) return kv;
+  auto s = kv.sizes();
+  return kv.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
+}
+
 void use_shape_stable_attention_kernels() { at::globalContext().setSDPUseCuDNN(false); }
 
 at::Tensor FullAttention::forward(const AttentionInput& in) { return causal_attention(in.q, in.k, in.v); }

@@ -24,14 +24,6 @@ at::Tensor query_heads(const at::Tensor& kv_heads, int64_t group) {
   return (kv_heads.unsqueeze(1) * group + at::arange(group, kv_heads.options())).flatten();
 }
 
-// [B, Hkv, T, D] -> [B, Hkv * group, T, D], each KV head repeated for its query group. Written as
-// expand + reshape: repeat_interleave would wait for the GPU to size its output.
-at::Tensor expand_groups(const at::Tensor& kv, int64_t group) {
-  if (group == 1) return kv;
-  auto s = kv.sizes();
-  return kv.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
-}
-
 }  // namespace
 
 MixedKVCacheAttention::MixedKVCacheAttention(const HeadPattern& pattern, int64_t batch,
@@ -90,12 +82,12 @@ at::Tensor MixedKVCacheAttention::attend_streaming(Layer& l, const at::Tensor& q
   const int64_t n_prev = n_sink + n_recent;
   at::Tensor out;
   if (T == 1) {
-    out = at::scaled_dot_product_attention(q, expand_groups(keys, group), expand_groups(values, group));
+    out = at::scaled_dot_product_attention(q, repeat_kv_heads(keys, group), repeat_kv_heads(values, group));
   } else {
     auto mask = at::cat({at::ones({T, n_prev}, at::TensorOptions().dtype(at::kBool).device(q.device())),
                          at::ones({T, T}, at::TensorOptions().dtype(at::kBool).device(q.device())).tril()},
                         1);
-    out = at::scaled_dot_product_attention(q, expand_groups(keys, group), expand_groups(values, group), mask);
+    out = at::scaled_dot_product_attention(q, repeat_kv_heads(keys, group), repeat_kv_heads(values, group), mask);
   }
 
   // Keep the chunk's tokens: positions < sink go to the sink buffer, the rest into the ring
