@@ -8,12 +8,7 @@
 //       --lengths 32768,131072,500000 --sparsities 0,0.5,0.75
 #include <ATen/Context.h>
 #include <CLI/CLI.hpp>
-#include <torch/cuda.h>
 #include <torch/utils.h>
-
-#ifdef DUO_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +17,7 @@
 #include <map>
 #include <numeric>
 
+#include "device_memory.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_config.h"
@@ -29,26 +25,8 @@
 
 namespace {
 
-double gib(double bytes) { return bytes / double(1ull << 30); }
-
-int64_t peak_allocated(const at::Device& device) {
-#ifdef DUO_WITH_CUDA
-  if (device.is_cuda())
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index()).allocated_bytes[0].peak;
-#endif
-  (void)device;
-  return -1;
-}
-
-void reset(const at::Device& device) {
-#ifdef DUO_WITH_CUDA
-  if (device.is_cuda()) {
-    c10::cuda::CUDACachingAllocator::emptyCache();
-    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
-  }
-#endif
-  (void)device;
-}
+using duo::bench::gib;
+using duo::bench::peak_allocated_bytes;
 
 // round(s * N) streaming KV heads, spread over the layers by a fixed shuffle.
 duo::HeadPattern pattern_at(int64_t layers, int64_t kv_heads, double sparsity, int64_t sink, int64_t recent) {
@@ -87,15 +65,13 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-    auto sync = [&] {
-      if (device.is_cuda()) torch::cuda::synchronize(device.index());
-    };
+    auto sync = [&] { duo::bench::sync(device); };
     const auto cfg = duo::load_model_config(config_path);
     const auto model = duo::LlamaModel::random(cfg, 0, at::kBFloat16, device);
     at::globalContext().setSDPUseCuDNN(cudnn_sdpa);  // after the model, which turns it off
     torch::NoGradGuard no_grad;
-    reset(device);
-    const int64_t weights = peak_allocated(device);
+    duo::bench::reset_peak(device, /*release_cache=*/true);
+    const int64_t weights = peak_allocated_bytes(device);
 
     if (model_only) {
       duo::FullAttention none;
@@ -116,7 +92,7 @@ int main(int argc, char** argv) {
     for (int64_t L : lengths) {
       std::map<double, std::tuple<double, double, double>> base;  // KV bytes, total bytes, ms
       for (double s : sparsities) {
-        reset(device);
+        duo::bench::reset_peak(device, /*release_cache=*/true);
         double kv = 0, total = 0, ms = 0;
         {
           auto pattern = pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, s, sink, recent);
@@ -135,7 +111,7 @@ int main(int argc, char** argv) {
           std::sort(times.begin(), times.end());
           ms = 1e3 * times[times.size() / 2];
           kv = double(engine.kv_bytes());
-          total = double(peak_allocated(device));
+          total = double(peak_allocated_bytes(device));
         }
         if (base.empty()) base[s] = {kv, total, ms};
         auto [kv0, total0, ms0] = base.begin()->second;

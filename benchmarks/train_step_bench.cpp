@@ -5,46 +5,26 @@
 //   duo-bench-train-step --model-config models/shapes/llama3-8b/config.json \
 //       --lengths 4096,32768 --modes paper,reference --steps 3
 #include <CLI/CLI.hpp>
-#include <torch/cuda.h>
 #include <torch/utils.h>
-
-#ifdef DUO_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 
+#include "device_memory.h"
 #include "model/llama.h"
 #include "model/model_config.h"
 #include "train/distill_objective.h"
 #include "util/error.h"
 
+using duo::bench::reset_peak;
+using duo::bench::sync;
+
 namespace {
-
-double peak_gib(const at::Device& device) {
-#ifdef DUO_WITH_CUDA
-  if (device.is_cuda()) {
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-    return double(stats.allocated_bytes[0].peak) / double(1ull << 30);
-  }
-#endif
-  (void)device;
-  return -1;
+double peak_gib(const at::Device& device) {  // -1 where the device keeps no statistic
+  const int64_t peak = duo::bench::peak_allocated_bytes(device);
+  return peak < 0 ? -1.0 : duo::bench::gib(double(peak));
 }
-
-void reset_peak(const at::Device& device) {
-#ifdef DUO_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
-#endif
-  (void)device;
-}
-
-void sync(const at::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,7 +70,7 @@ int main(int argc, char** argv) {
         mask.slice(1, T - T / 10, T).fill_(true);  // the answer block: the last tenth
 
         std::vector<double> times;
-        reset_peak(device);
+        reset_peak(device, /*release_cache=*/false);
         for (int i = 0; i <= steps; ++i) {
           sync(device);
           auto t0 = std::chrono::steady_clock::now();
