@@ -65,7 +65,8 @@ synth::PasskeyGenerator make_passkey_generator(const PretrainConfig& config, con
 }
 
 MixGenerator::MixGenerator(const PretrainConfig& config, Tokenizer tokenizer)
-    : cfg_(config.data), tok_(std::move(tokenizer)) {
+    : cfg_(config.data), tok_(std::move(tokenizer)),
+      copy_warmup_samples_(config.data.copy_warmup_steps * config.train.batch) {
   if (!tok_.bos_id()) throw Error("the tokenizer has no BOS token; duo-pretrain starts every sample with one");
   bos_ = *tok_.bos_id();
   synth::HaystackSource source;
@@ -85,8 +86,48 @@ MixGenerator::MixGenerator(const PretrainConfig& config, Tokenizer tokenizer)
 MixSample MixGenerator::sample(int64_t index) const {
   synth::Rng rng(cfg_.seed, uint64_t(index));
   const uint64_t draw = rng.next();
-  if (passkeys_ && uniform(rng) < cfg_.passkey_sample_fraction) return passkey_sample(index, draw);
+  if (index < copy_warmup_samples_) return copy_sample(index);
+  const double u = uniform(rng);
+  if (passkeys_ && u < cfg_.passkey_sample_fraction) return passkey_sample(index, draw);
+  if (u < cfg_.passkey_sample_fraction + cfg_.copy_sample_fraction) return copy_sample(index);
   return mixed_sample(index);
+}
+
+MixSample MixGenerator::copy_sample(int64_t index) const {
+  synth::Rng rng(cfg_.seed ^ 0x9e3779b9ull, uint64_t(index));
+  const int64_t T = cfg_.context;
+  MixSample out;
+  out.ids.reserve(T + 64);
+  out.answer.reserve(T + 64);
+  out.ids.push_back(bos_);
+  out.answer.push_back(0);
+  // Each line's key and value, so that a recall repeats one exactly; keys are 2-5 random letters
+  // (26^2 and more of them: a repeated key almost always means a recalled line).
+  std::vector<std::pair<std::string, std::string>> lines;
+  while (int64_t(out.ids.size()) < T) {
+    std::pair<std::string, std::string> line;
+    const bool recall = !lines.empty() && rng.below(2);
+    if (recall) {
+      line = lines[rng.below(lines.size())];
+    } else {
+      // Half the values are NATO words, as passkeys are: words recur across lines, so copying
+      // must follow the line being recalled rather than the last word alone.
+      const int64_t n = between(rng, 1, 8);
+      line = {letters(rng, 1), rng.below(2) ? letters(rng, n) : words(rng, synth::PasskeyConfig::nato_alphabet(), n)};
+      lines.push_back(line);
+    }
+    for (int part = 0; part < 3; ++part) {
+      const std::string text = part == 0 ? line.first + ": " : part == 1 ? line.second : "\n";
+      const std::vector<int32_t> ids = tok_.encode(text, false);
+      out.ids.insert(out.ids.end(), ids.begin(), ids.end());
+      const uint8_t kind = recall && part == 1 ? kAnswer : 0;
+      out.answer.insert(out.answer.end(), ids.size(), kind);
+      if (kind && !ids.empty()) out.answer[out.answer.size() - ids.size()] = kAnswerFirst;
+    }
+  }
+  out.ids.resize(T);
+  out.answer.resize(T);
+  return out;
 }
 
 MixSample MixGenerator::passkey_sample(int64_t index, uint64_t draw) const {

@@ -2,7 +2,7 @@
 // English text with retrieval tasks, so that some heads must look far back (to a fact stated
 // thousands of tokens earlier) while others only need the local text.
 //
-// A sample is one of two kinds, chosen per sample:
+// A sample is one of three kinds, chosen per sample:
 //  - passkey-format (share data.passkey_sample_fraction): one or two data/synth passkey samples
 //    packed back to back (each starting with BOS), exactly the format duo-train calibrates on,
 //    except that their haystack text comes from a random place rather than the text's start;
@@ -18,7 +18,12 @@
 //    every byte only copying predicts. Some facts are never asked about (distractors). A question
 //    sits after its fact: codes and a share data.near_question_fraction of the others within
 //    data.near_tokens, the rest biased towards the end of the sample, so distances range from a
-//    few tokens to the whole context.
+//    few tokens to the whole context;
+//  - copy (share data.copy_sample_fraction, and every sample of the first
+//    data.copy_warmup_steps steps): [BOS] lines "key: value" (a random-letter key; random letters or NATO words), about half of
+//    them an earlier line recalled whole. A model learns to retrieve (grows induction heads) on
+//    this first, where most of the loss is copying; in the other kinds copying is a small share
+//    next to text it could memorise instead (models/tiny/README.md).
 // `answer` marks the answer tokens (passkeys, values, phrases; data/synth's passkey answers),
 // which the loss weighs more and the answer-token accuracy counts; the first token of each
 // answer is marked apart, since predicting it needs retrieval alone (later tokens of a word can
@@ -57,6 +62,7 @@ class MixGenerator {
  private:
   MixSample passkey_sample(int64_t index, uint64_t draw) const;
   MixSample mixed_sample(int64_t index) const;
+  MixSample copy_sample(int64_t index) const;
   void move_haystack(synth::PasskeySample& s, synth::Rng rng) const;
 
   PretrainConfig::Data cfg_;
@@ -64,6 +70,7 @@ class MixGenerator {
   int32_t bos_;
   std::vector<int32_t> haystack_;
   std::unique_ptr<synth::PasskeyGenerator> passkeys_;
+  int64_t copy_warmup_samples_ = 0;
   int64_t separator_tokens_ = 0, suffix_tokens_ = 0;  // data/synth's separator and suffix, in tokens
 };
 

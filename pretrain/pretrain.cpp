@@ -1,5 +1,5 @@
 // The pretraining loop: next-token cross-entropy on every token (answer tokens weighted by
-// data.answer_weight), AdamW with decoupled weight decay on matrices only, linear warm-up then
+// data.answer_weight, the others by data.text_weight), AdamW with decoupled weight decay on matrices only, linear warm-up then
 // cosine decay to min_lr_ratio·lr, global gradient-norm clipping. Weights and optimizer state
 // stay fp32; with precision bf16 the matrix products and attention run in bf16 (autocast).
 // Batches are built on a second thread while the device works on the current step.
@@ -193,7 +193,7 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
     const int64_t V = logits.size(-1);
     at::Tensor token_loss = at::cross_entropy_loss(logits.reshape({-1, V}), targets.reshape({-1}), {},
                                                    at::Reduction::None).view_as(targets);
-    at::Tensor weight = 1.0 + (config.data.answer_weight - 1.0) * answer.to(at::kFloat);
+    at::Tensor weight = at::where(answer, config.data.answer_weight, config.data.text_weight).to(at::kFloat);
     at::Tensor loss = (token_loss * weight).sum() / weight.sum();
     optimizer.zero_grad();
     loss.backward();

@@ -53,6 +53,9 @@ std::vector<Field> fields(PretrainConfig& c) {
       {"data.phrase_min", &c.data.phrase_min, 2, 100000},
       {"data.phrase_max", &c.data.phrase_max, 2, 100000},
       {"data.answer_weight", &c.data.answer_weight, 0, 1000},
+      {"data.text_weight", &c.data.text_weight, 0, 1000},
+      {"data.copy_sample_fraction", &c.data.copy_sample_fraction, 0, 1},
+      {"data.copy_warmup_steps", &c.data.copy_warmup_steps, 0, 1e9},
       {"data.seed", &c.data.seed, 0, inf},
       {"train.device", &c.train.device, 0, 0, {"cuda", "cpu"}},
       {"train.precision", &c.train.precision, 0, 0, {"bf16", "fp32"}},
@@ -202,6 +205,8 @@ void PretrainConfig::validate() const {
   if (data.phrase_min > data.phrase_max) fail(at, "data.phrase_min", "must not exceed data.phrase_max");
   if (data.passkey_context_min > data.context)
     fail(at, "data.passkey_context_min", "must not exceed data.context");
+  if (data.passkey_sample_fraction + data.copy_sample_fraction > 1)
+    fail(at, "data.copy_sample_fraction", "plus data.passkey_sample_fraction must not exceed 1");
   if (train.min_lr_ratio > 1) fail(at, "train.min_lr_ratio", "must not exceed 1");
 }
 

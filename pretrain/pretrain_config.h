@@ -38,7 +38,10 @@ struct PretrainConfig {
     int64_t words_max = 8;
     int64_t phrase_min = 16;                   // recalled phrase length in tokens
     int64_t phrase_max = 64;
-    double answer_weight = 4.0;                // loss weight of answer tokens (others weigh 1)
+    double answer_weight = 4.0;                // loss weight of answer tokens
+    double text_weight = 1.0;                  // loss weight of every other token
+    double copy_sample_fraction = 0;           // share of copy samples (recalled random lines)
+    int64_t copy_warmup_steps = 0;             // the first steps train on copy samples only
     uint64_t seed = 1;
   } data;
 
