@@ -1,8 +1,12 @@
 // duo-bench-decode: KV-cache bytes, total GPU memory and decoding latency of a model shape with
 // random weights, at long contexts, for several sparsities (fraction of KV heads streaming),
 // through MixedKVCacheAttention. The cache is filled with random keys and values as if a prompt
-// of that length had been prefilled; then `--steps` tokens are decoded one at a time. Prints one
-// table with every ratio against sparsity 0 at the same length.
+// of that length had been prefilled; then `--steps` tokens are decoded one at a time, by default
+// through DecodeGraph (the step captured once in a CUDA graph, attention by the decode kernel),
+// with --cuda-graph false through the ordinary eager LlamaModel::forward. Prints one table with
+// every ratio against sparsity 0 at the same length; in graph mode also the time of the
+// attention alone (every layer's MixedKVCacheAttention step, captured and replayed the same way)
+// and the KV bandwidth it reaches.
 //
 //   duo-bench-decode --model-config models/shapes/llama3-8b/config.json \
 //       --lengths 32768,131072,500000 --sparsities 0,0.5,0.75
@@ -17,7 +21,16 @@
 #include <map>
 #include <numeric>
 
+#ifdef DUO_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 #include "device_memory.h"
+#include "kernels/decode_attention.h"
+#include "model/decode_graph.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_config.h"
@@ -40,6 +53,83 @@ duo::HeadPattern pattern_at(int64_t layers, int64_t kv_heads, double sparsity, i
   return p;
 }
 
+#ifdef DUO_WITH_CUDA
+// Milliseconds of one decode step's attention alone: every layer's device-position forward of
+// the engine at position pos (random q, k, v), captured in a CUDA graph and replayed `reps`
+// times between two events. Writes the cache at pos (harmless here: the keys are random).
+double attention_ms(duo::MixedKVCacheAttention& engine, const duo::ModelConfig& cfg, int64_t pos,
+                    const at::Device& device, int reps) {
+  const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device);
+  const int64_t D = cfg.head_dim;
+  auto q = at::randn({1, cfg.num_attention_heads, 1, D}, opts);
+  auto k = at::randn({1, cfg.num_key_value_heads, 1, D}, opts), v = at::randn_like(k);
+  auto position = at::full({1}, pos, at::TensorOptions().dtype(at::kLong).device(device));
+  auto run = [&] {
+    for (int layer = 0; layer < static_cast<int>(cfg.num_hidden_layers); ++layer) {
+      duo::AttentionInput in{layer, q, k, v, pos};
+      in.position = &position;
+      engine.forward(in);
+    }
+  };
+  const auto current = c10::cuda::getCurrentCUDAStream();
+  auto side = c10::cuda::getStreamFromPool();
+  at::cuda::CUDAEvent ready;
+  ready.record(current);
+  ready.block(side);
+  at::cuda::CUDAGraph graph;
+  {
+    const c10::cuda::CUDAStreamGuard guard(side);
+    run();
+    graph.capture_begin();
+    run();
+    graph.capture_end();
+  }
+  duo::bench::sync(device);
+  at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);
+  graph.replay();
+  start.record(current);
+  for (int i = 0; i < reps; ++i) graph.replay();
+  stop.record(current);
+  duo::bench::sync(device);
+  return start.elapsed_time(stop) / reps;
+}
+
+// decode_attention alone on a bf16 cache of `heads` KV heads × length keys (the model's head_dim
+// and GQA group), each kernel variant, timed over 20 calls between events: the bandwidth the
+// attention kernel reaches by itself.
+void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengths, const at::Device& device) {
+  const int64_t D = cfg.head_dim, group = cfg.num_attention_heads / cfg.num_key_value_heads;
+  const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device);
+  std::printf("decode_attention alone (bf16, D %lld, group %lld): variant 0 cp.async pipeline, 1 register loads\n",
+              (long long)D, (long long)group);
+  std::printf("%-8s %-6s %-8s %10s %10s\n", "length", "heads", "variant", "us/call", "TB/s");
+  for (int64_t L : lengths) {
+    for (int64_t heads : {cfg.num_key_value_heads, cfg.num_key_value_heads / 2}) {
+      if (heads < 1) continue;
+      auto k = at::randn({1, heads, L, D}, opts), v = at::randn({1, heads, L, D}, opts);
+      auto q = at::randn({1, heads * group, 1, D}, opts), out = at::empty_like(q);
+      auto length = at::full({1}, L, at::TensorOptions().dtype(at::kLong).device(device));
+      for (int variant : {0, 1}) {
+        duo::kernels::DecodeAttentionOptions opt;
+        opt.variant = variant;
+        for (int i = 0; i < 3; ++i) duo::kernels::decode_attention(out, q, k, v, length, opt);
+        at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);
+        const auto stream = c10::cuda::getCurrentCUDAStream();
+        start.record(stream);
+        for (int i = 0; i < 20; ++i) duo::kernels::decode_attention(out, q, k, v, length, opt);
+        stop.record(stream);
+        duo::bench::sync(device);
+        const double ms = start.elapsed_time(stop) / 20;
+        const double bytes = 2.0 * double(k.nbytes());
+        std::printf("%-8lld %-6lld %-8d %10.1f %10.2f\n", (long long)L, (long long)heads, variant, 1e3 * ms,
+                    bytes / (ms * 1e9));
+      }
+    }
+  }
+  std::fflush(stdout);
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,7 +148,19 @@ int main(int argc, char** argv) {
     app.add_option("--recent", recent, "streaming heads: recent tokens");
     app.add_option("--device", device_name, "cuda or cpu");
     bool model_only = false, cudnn_sdpa = false;
+#ifdef DUO_WITH_CUDA
+    bool cuda_graph = true;
+#else
+    bool cuda_graph = false;
+#endif
     app.add_option("--cudnn-sdpa", cudnn_sdpa, "let SDPA use its cuDNN backend (duo turns it off; true to compare)");
+    app.add_option("--cuda-graph", cuda_graph,
+                   "decode through DecodeGraph (one CUDA graph per step, the decode-attention kernel); false: "
+                   "the eager LlamaModel::forward")
+        ->capture_default_str();
+    bool kernel_bench = false;
+    app.add_flag("--kernel-bench", kernel_bench,
+                 "first time the decode-attention kernel alone (both variants) on a cache of each length");
     app.add_flag("--model-only", model_only,
                  "also time one decode step with attention over the new token alone (no cache): the "
                  "cost of everything but reading the KV cache");
@@ -69,10 +171,21 @@ int main(int argc, char** argv) {
     const auto cfg = duo::load_model_config(config_path);
     const auto model = duo::LlamaModel::random(cfg, 0, at::kBFloat16, device);
     at::globalContext().setSDPUseCuDNN(cudnn_sdpa);  // after the model, which turns it off
+    if (cuda_graph && !duo::DecodeGraph::available(model)) {
+      std::printf("CUDA graphs are not available here (build, device or shapes): decoding eagerly\n");
+      cuda_graph = false;
+    }
+    std::printf("decode: %s\n", cuda_graph ? "CUDA graph (DecodeGraph), decode-attention kernel" : "eager LlamaModel::forward");
     torch::NoGradGuard no_grad;
     duo::bench::reset_peak(device, /*release_cache=*/true);
     const int64_t weights = peak_allocated_bytes(device);
 
+#ifdef DUO_WITH_CUDA
+    if (kernel_bench && device.is_cuda()) {
+      kernel_table(cfg, lengths, device);
+      duo::bench::reset_peak(device, /*release_cache=*/true);
+    }
+#endif
     if (model_only) {
       duo::FullAttention none;
       auto token = at::full({1, 1}, 1, at::TensorOptions().dtype(at::kLong).device(device));
@@ -87,40 +200,52 @@ int main(int argc, char** argv) {
       std::sort(times.begin(), times.end());
       std::printf("one token, no KV cache: %.2f ms\n", 1e3 * times[times.size() / 2]);
     }
-    std::printf("%-8s %-8s %10s %10s %12s %10s %10s %11s\n", "length", "sparsity", "KV_GiB", "KV_ratio",
-                "total_GiB", "mem_ratio", "ms/token", "speed_ratio");
+    std::printf("%-8s %-8s %10s %10s %12s %10s %10s %11s %9s %10s\n", "length", "sparsity", "KV_GiB", "KV_ratio",
+                "total_GiB", "mem_ratio", "ms/token", "speed_ratio", "attn_ms", "attn_TB/s");
     for (int64_t L : lengths) {
       std::map<double, std::tuple<double, double, double>> base;  // KV bytes, total bytes, ms
       for (double s : sparsities) {
         duo::bench::reset_peak(device, /*release_cache=*/true);
-        double kv = 0, total = 0, ms = 0;
+        double kv = 0, total = 0, ms = 0, attn = -1;
         {
           auto pattern = pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, s, sink, recent);
           duo::MixedKVCacheAttention engine(pattern, 1, L + steps + 4, cfg.head_dim, at::kBFloat16, device);
           engine.fill_random(L);
           auto token = at::full({1, 1}, 1, at::TensorOptions().dtype(at::kLong).device(device));
           std::vector<double> times;
-          for (int i = 0; i < steps + 4; ++i) {
-            sync();
-            auto t0 = std::chrono::steady_clock::now();
-            auto logits = model.forward(token, engine, L + i, /*logits=*/true).logits;
-            token = logits.select(1, 0).argmax(-1, /*keepdim=*/true);
-            sync();
-            if (i >= 4) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          {
+            duo::DecodeGraph graph(model, engine, /*use_graph=*/true);
+            for (int i = 0; i < steps + 4; ++i) {
+              sync();
+              auto t0 = std::chrono::steady_clock::now();
+              auto logits = cuda_graph ? graph.step(token, L + i) : model.forward(token, engine, L + i, true).logits;
+              token = logits.select(1, 0).argmax(-1, /*keepdim=*/true);
+              sync();
+              if (i >= 4) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            }
+            if (cuda_graph && graph.replays() != steps + 3)
+              std::printf("warning: %lld of %d steps replayed from the graph\n", (long long)graph.replays(), steps + 4);
           }
           std::sort(times.begin(), times.end());
           ms = 1e3 * times[times.size() / 2];
           kv = double(engine.kv_bytes());
           total = double(peak_allocated_bytes(device));
+#ifdef DUO_WITH_CUDA
+          if (cuda_graph) attn = attention_ms(engine, cfg, L + steps + 3, device, 10);
+#endif
         }
         if (base.empty()) base[s] = {kv, total, ms};
         auto [kv0, total0, ms0] = base.begin()->second;
-        std::printf("%-8lld %-8.2f %10.2f %10.2f %12.2f %10.2f %10.2f %11.2f\n", (long long)L, s, gib(kv), kv0 / kv,
-                    gib(total), total0 / total, ms, ms0 / ms);
+        // KV bandwidth: the caches hold L + steps + 4 positions and attention at the position
+        // timed (L + steps + 3) reads all of them, so the bytes read are kv_bytes().
+        std::printf("%-8lld %-8.2f %10.2f %10.2f %12.2f %10.2f %10.2f %11.2f %9.2f %10.2f\n", (long long)L, s, gib(kv),
+                    kv0 / kv, gib(total), total0 / total, ms, ms0 / ms, attn, attn > 0 ? kv / (attn * 1e9) : -1.0);
         std::fflush(stdout);
       }
     }
-    std::printf("weights alone: %.2f GiB; ratios are against the first sparsity at the same length\n", gib(double(weights)));
+    std::printf("weights alone: %.2f GiB; ratios are against the first sparsity at the same length; attn_ms: the "
+                "attention of all layers alone per step (-1: not measured, eager mode)\n",
+                gib(double(weights)));
     return 0;
   });
 }

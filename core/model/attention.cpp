@@ -29,6 +29,10 @@ at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group) {
   return kv.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
 }
 
+void Attention::decoded(int64_t pos) {
+  throw std::logic_error("this attention does not decode with device positions (step at " + std::to_string(pos) + ")");
+}
+
 void use_shape_stable_attention_kernels() { at::globalContext().setSDPUseCuDNN(false); }
 
 at::Tensor FullAttention::forward(const AttentionInput& in) { return causal_attention(in.q, in.k, in.v); }

@@ -17,12 +17,28 @@ struct AttentionInput {
   const at::Tensor& k;
   const at::Tensor& v;
   int64_t start_pos;
+  // Set for a decode step whose position lives on the device (LlamaModel::decode_step, CUDA
+  // graphs): an int64 tensor of one element holding the token's position, T == 1. start_pos
+  // then only says where the step was first called (a graph replays it at later positions).
+  const at::Tensor* position = nullptr;
 };
 
 class Attention {
  public:
   virtual ~Attention() = default;
   virtual at::Tensor forward(const AttentionInput& in) = 0;  // -> [B, Hq, T, D]
+
+  // Decoding with the position on the device (core/model/decode_graph.h). An implementation
+  // that supports it takes, in a forward() whose input carries `position`, the position from
+  // that tensor alone, launches the same work whatever its value, and leaves its host-side
+  // state untouched (a graph replay runs no host code); the caller reports each such step with
+  // decoded(pos). graph_decodable(pos): whether steps at pos and every later position up to
+  // the capacity can run that way.
+  virtual bool graph_decodable(int64_t pos) const {
+    (void)pos;
+    return false;
+  }
+  virtual void decoded(int64_t pos);
 };
 
 // Causal attention among the given tokens only (no state): a whole sequence in one call.

@@ -5,8 +5,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 
+#include "kernels/decode_ops.h"
 #include "model/checkpoint.h"
 #include "model/rms_norm.h"
 #include "model/rope.h"
@@ -168,6 +170,44 @@ LlamaModel::Output LlamaModel::forward(const at::Tensor& ids, Attention& attn, i
   for (int i = 0; i < static_cast<int>(layers_.size()); ++i) h = layer_forward(i, h, start_pos, attn);
   Output out;
   out.hidden = final_norm(h);
+  if (logits) out.logits = lm_head(out.hidden);
+  return out;
+}
+
+LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position,
+                                           int64_t start_pos, bool logits) const {
+  if (ids.dim() != 2 || ids.size(1) != 1) throw std::invalid_argument("decode_step: ids must be [B, 1]");
+  const int64_t B = ids.size(0), D = cfg_.head_dim;
+  const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
+  const double eps = cfg_.rms_norm_eps;
+  const at::Tensor pos = position.reshape({1});
+  const RopeCosSin cs = rope_cos_sin_at(inv_freq_, pos, dtype());
+
+  // layer_forward with the residual adds folded into the next norm: h holds the residual
+  // stream, delta what the last block adds to it.
+  at::Tensor h = embed(ids), delta;
+  for (int i = 0; i < static_cast<int>(layers_.size()); ++i) {
+    const Layer& l = layers_[i];
+    kernels::AddRmsNorm n = kernels::add_rms_norm(h, delta, l.input_norm, eps);
+    h = n.h;
+    at::Tensor q = linear(n.y, l.wq, l.bq).view({B, 1, Hq, D});
+    at::Tensor k = linear(n.y, l.wk, l.bk).view({B, 1, Hkv, D});
+    at::Tensor v = linear(n.y, l.wv, l.bv).view({B, 1, Hkv, D}).transpose(1, 2);
+    if (cfg_.qk_norm) {
+      q = kernels::add_rms_norm(q, {}, l.q_norm, eps).y;
+      k = kernels::add_rms_norm(k, {}, l.k_norm, eps).y;
+    }
+    auto [qr, kr] = kernels::rope_qk(q, k, cs.cos, cs.sin);
+    AttentionInput in{i, qr, kr, v, start_pos};
+    in.position = &pos;
+    at::Tensor a = attn.forward(in);  // [B, Hq, 1, D]
+    at::Tensor o = linear(a.transpose(1, 2).reshape({B, 1, Hq * D}), l.wo, l.bo);
+    n = kernels::add_rms_norm(h, o, l.post_attention_norm, eps);
+    h = n.h;
+    delta = linear(kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up)), l.w_down, l.b_down);
+  }
+  Output out;
+  out.hidden = kernels::add_rms_norm(h, delta, norm_, eps).y;
   if (logits) out.logits = lm_head(out.hidden);
   return out;
 }

@@ -48,6 +48,17 @@ class LlamaModel {
   };
   Output forward(const at::Tensor& ids, Attention& attn, int64_t start_pos = 0, bool logits = true) const;
 
+  // One decode step whose position lives in a device tensor (`position`: int64, one element, on
+  // the model's device), so that it can be captured in a CUDA graph and replayed at later
+  // positions (core/model/decode_graph.h). ids: [B, 1]; start_pos: the position when the step
+  // is called, for the attention's host-side checks; attn must support device positions
+  // (Attention::graph_decodable). The same function as forward(ids, attn, start_pos): the
+  // norms, RoPE and SwiGLU go through kernels/decode_ops.h, which on CUDA are fused kernels that
+  // round like the eager ops (reductions may sum in another order) and on the CPU are the
+  // eager ops themselves.
+  Output decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position, int64_t start_pos,
+                     bool logits = true) const;
+
   const std::vector<Layer>& layers() const { return layers_; }
 
   // Every weight under its Hugging Face name (model.embed_tokens.weight, model.layers.N.

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/decode_attention.h"
+
 namespace duo {
 
 HeadPattern HeadPattern::uniform(int64_t num_layers, int64_t num_kv_heads, bool retrieval,
@@ -33,6 +35,12 @@ MixedKVCacheAttention::MixedKVCacheAttention(const HeadPattern& pattern, int64_t
   const auto opts = at::TensorOptions().dtype(dtype).device(device);
   const int64_t sink_cap = std::min(pattern.sink, max_length);
   const int64_t recent_cap = std::min(pattern.recent, std::max<int64_t>(0, max_length - sink_cap));
+  sink_cap_ = sink_cap;
+  recent_cap_ = recent_cap;
+  const auto index_opts = at::TensorOptions().dtype(at::kLong).device(device);
+  step_length_ = at::zeros({1}, index_opts);
+  step_slot_ = at::zeros({1}, index_opts);
+  stream_length_ = at::full({1}, sink_cap + recent_cap, index_opts);
   for (int64_t layer = 0; layer < pattern.num_layers; ++layer) {
     std::vector<int64_t> r, s;
     for (int64_t h = 0; h < pattern.num_kv_heads; ++h)
@@ -43,17 +51,22 @@ MixedKVCacheAttention::MixedKVCacheAttention(const HeadPattern& pattern, int64_t
     const auto nr = static_cast<int64_t>(r.size()), ns = static_cast<int64_t>(s.size());
     l.full_k = at::empty({batch, nr, max_length, head_dim}, opts);
     l.full_v = at::empty_like(l.full_k);
-    l.sink_k = at::empty({batch, ns, sink_cap, head_dim}, opts);
-    l.sink_v = at::empty_like(l.sink_k);
-    l.recent_k = at::empty({batch, ns, recent_cap, head_dim}, opts);
-    l.recent_v = at::empty_like(l.recent_k);
+    // One buffer per streaming cache, sink slots first, so that decode attention reads both
+    // parts as one range of sink + recent positions.
+    l.stream_k = at::empty({batch, ns, sink_cap + recent_cap, head_dim}, opts);
+    l.stream_v = at::empty_like(l.stream_k);
+    l.sink_k = l.stream_k.narrow(2, 0, sink_cap);
+    l.sink_v = l.stream_v.narrow(2, 0, sink_cap);
+    l.recent_k = l.stream_k.narrow(2, sink_cap, recent_cap);
+    l.recent_v = l.stream_v.narrow(2, sink_cap, recent_cap);
+    has_streaming_ = has_streaming_ || ns > 0;
   }
 }
 
 int64_t MixedKVCacheAttention::kv_bytes() const {
   int64_t bytes = 0;
   for (const Layer& l : layers_)
-    for (const at::Tensor* t : {&l.full_k, &l.full_v, &l.sink_k, &l.sink_v, &l.recent_k, &l.recent_v})
+    for (const at::Tensor* t : {&l.full_k, &l.full_v, &l.stream_k, &l.stream_v})
       bytes += static_cast<int64_t>(t->nbytes());
   return bytes;
 }
@@ -62,7 +75,7 @@ void MixedKVCacheAttention::fill_random(int64_t length) {
   if (length > max_length_) throw std::invalid_argument("fill_random: length exceeds max_length");
   for (Layer& l : layers_) {
     for (at::Tensor* t : {&l.full_k, &l.full_v}) t->narrow(2, 0, length).normal_();
-    for (at::Tensor* t : {&l.sink_k, &l.sink_v, &l.recent_k, &l.recent_v}) t->normal_();
+    for (at::Tensor* t : {&l.stream_k, &l.stream_v}) t->normal_();
     l.length = length;
   }
   length_ = length;
@@ -106,8 +119,57 @@ at::Tensor MixedKVCacheAttention::attend_streaming(Layer& l, const at::Tensor& q
   return out;
 }
 
+bool MixedKVCacheAttention::graph_decodable(int64_t pos) const {
+  return pos >= 0 && pos < max_length_ && (!has_streaming_ || pos >= sink_cap_ + recent_cap_);
+}
+
+void MixedKVCacheAttention::decoded(int64_t pos) {
+  if (pos != length_)
+    throw std::logic_error("MixedKVCacheAttention: holds " + std::to_string(length_) +
+                           " tokens but was told of a step at " + std::to_string(pos));
+  for (Layer& l : layers_) l.length = pos + 1;
+  length_ = pos + 1;
+}
+
+at::Tensor MixedKVCacheAttention::forward_at_position(Layer& l, const AttentionInput& in) {
+  const at::Tensor& pos = *in.position;
+  if (in.q.size(2) != 1)
+    throw std::invalid_argument("MixedKVCacheAttention: a step with a device position decodes one token");
+  if (pos.numel() != 1 || pos.scalar_type() != at::kLong)
+    throw std::invalid_argument("MixedKVCacheAttention: the position must be one int64");
+  if (!graph_decodable(in.start_pos))
+    throw std::logic_error("MixedKVCacheAttention: position " + std::to_string(in.start_pos) +
+                           " cannot be decoded with a device position (it must be below max_length " +
+                           std::to_string(max_length_) + " and, with streaming heads, at least sink + recent = " +
+                           std::to_string(sink_cap_ + recent_cap_) + ")");
+  const int64_t B = in.q.size(0), Hq = in.q.size(1), D = in.q.size(3), group = Hq / in.k.size(1);
+  const at::Tensor p = pos.reshape({1});
+  if (in.layer == 0) {  // once per step, for every layer
+    step_length_.copy_(p).add_(1);
+    if (recent_cap_ > 0) step_slot_.copy_(p).sub_(sink_cap_).remainder_(recent_cap_).add_(sink_cap_);
+  }
+  at::Tensor out = at::empty({B, Hq, 1, D}, in.q.options());
+  const int64_t nr = l.full_k.size(1), ns = l.stream_k.size(1);
+  if (nr > 0) {  // retrieval heads: append at the position, attend to position + 1 keys
+    const at::Tensor heads = ns > 0 ? l.retrieval_idx : at::Tensor();
+    kernels::cache_append(l.full_k, l.full_v, in.k, in.v, p, heads);
+    kernels::decode_attention(out, in.q, l.full_k, l.full_v, step_length_, {heads, group});
+  }
+  if (ns > 0) {  // streaming heads: sink + recent (all full here) + the token; then keep the token
+    kernels::DecodeAttentionOptions opt;
+    opt.kv_heads = nr > 0 ? l.streaming_idx : at::Tensor();
+    opt.group = group;
+    opt.k_new = in.k;
+    opt.v_new = in.v;
+    kernels::decode_attention(out, in.q, l.stream_k, l.stream_v, stream_length_, opt);
+    if (recent_cap_ > 0) kernels::cache_append(l.stream_k, l.stream_v, in.k, in.v, step_slot_, opt.kv_heads);
+  }
+  return out;
+}
+
 at::Tensor MixedKVCacheAttention::forward(const AttentionInput& in) {
   Layer& l = layers_.at(in.layer);
+  if (in.position) return forward_at_position(l, in);
   const int64_t T = in.k.size(2), group = in.q.size(1) / in.k.size(1);
   if (in.start_pos != l.length)
     throw std::logic_error("MixedKVCacheAttention: layer " + std::to_string(in.layer) + " holds " +

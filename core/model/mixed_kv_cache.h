@@ -7,6 +7,14 @@
 // buffer (the last `recent` tokens before s that are not sink tokens) and the chunk itself
 // causally — the reference implementation's chunked-prefill rule. streaming_mask_for_chunks()
 // spells that out as a dense mask, for tests.
+//
+// Decode steps with a device position (AttentionInput::position: CUDA graphs, see
+// core/model/decode_graph.h) run through kernels/decode_attention.h: the new token's key and
+// value are appended at the position read on the device (retrieval heads) and attention reads
+// position + 1 keys; streaming heads attend to their sink and recent buffers plus the new token,
+// then store it in the ring slot computed on the device. Their shapes are static only once both
+// buffers are full, so such steps need position ≥ sink + recent when the pattern has streaming
+// heads (graph_decodable); the results are those of the ordinary path.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -25,6 +33,8 @@ class MixedKVCacheAttention : public Attention {
   MixedKVCacheAttention(const HeadPattern& pattern, int64_t batch, int64_t max_length,
                         int64_t head_dim, at::ScalarType dtype, at::Device device);
   at::Tensor forward(const AttentionInput& in) override;
+  bool graph_decodable(int64_t pos) const override;
+  void decoded(int64_t pos) override;
 
   int64_t length() const { return length_; }
   int64_t kv_bytes() const;  // bytes of every K and V buffer allocated
@@ -39,17 +49,26 @@ class MixedKVCacheAttention : public Attention {
     at::Tensor retrieval_idx, streaming_idx;  // KV head indices (int64)
     at::Tensor retrieval_q, streaming_q;      // their query heads, once the group size is known
     at::Tensor full_k, full_v;                // [B, |R|, max_length, D]
+    at::Tensor stream_k, stream_v;            // [B, |S|, sink + recent, D]: the two below
     at::Tensor sink_k, sink_v;                // [B, |S|, sink, D]
-    at::Tensor recent_k, recent_v;            // [B, |S|, n, D], n <= recent: oldest first
+    at::Tensor recent_k, recent_v;            // [B, |S|, recent, D], a ring: slot (pos - sink) % recent
     int64_t length = 0;
   };
   at::Tensor attend_streaming(Layer& l, const at::Tensor& q, const at::Tensor& k,
                               const at::Tensor& v, int64_t start);
+  at::Tensor forward_at_position(Layer& l, const AttentionInput& in);
 
   HeadPattern pattern_;
   int64_t max_length_;
+  int64_t sink_cap_ = 0, recent_cap_ = 0;  // streaming buffer sizes (sink, recent, capped by max_length)
+  bool has_streaming_ = false;             // some layer has streaming heads
   std::vector<Layer> layers_;
   int64_t length_ = 0;
+  // Device-position steps: int64 [1] tensors that keep their storage, so a captured graph
+  // always reads and writes the same memory. step_length_ = position + 1 and step_slot_ =
+  // sink + (position - sink) % recent are computed at layer 0 of each step; stream_length_ is
+  // sink + recent.
+  at::Tensor step_length_, step_slot_, stream_length_;
 };
 
 // The dense [T, T] mask a streaming head effectively uses when T tokens arrive in chunks of

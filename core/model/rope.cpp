@@ -46,7 +46,11 @@ at::Tensor rope_inv_freq(const ModelConfig& cfg, at::Device device) {
 }
 
 RopeCosSin rope_cos_sin(const at::Tensor& inv_freq, int64_t start_pos, int64_t T, at::ScalarType dtype) {
-  at::Tensor pos = at::arange(start_pos, start_pos + T, inv_freq.options().dtype(at::kLong)).to(at::kFloat);
+  return rope_cos_sin_at(inv_freq, at::arange(start_pos, start_pos + T, inv_freq.options().dtype(at::kLong)), dtype);
+}
+
+RopeCosSin rope_cos_sin_at(const at::Tensor& inv_freq, const at::Tensor& positions, at::ScalarType dtype) {
+  at::Tensor pos = positions.to(at::kFloat);
   at::Tensor freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);  // [T, D/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);                  // [T, D]
   return {emb.cos().to(dtype), emb.sin().to(dtype)};

@@ -3,10 +3,14 @@
 // heads), the plain model at sparsity 0, and the KV-byte formula.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
+#include <torch/cuda.h>
 #include <torch/utils.h>
 
 #include "model/chunked_prefill.h"
+#include "model/decode_graph.h"
 #include "model/generate.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
@@ -113,6 +117,93 @@ TEST(MixedKVCache, AllocatedBytesEqualThePatternFormula) {
   // K and V, batch 2, head_dim 8, 2 bytes.
   EXPECT_EQ(pattern_kv_bytes(mixed_pattern(4, 12), 2, max_length, D, 2),
             2 * (3 * 1000 + 3 * 16) * 2 * 8 * 2);
+}
+
+// Greedy decoding of `steps` tokens after a chunked prefill of `prompt`, once through the
+// ordinary forward and once through DecodeGraph (device positions: kernels and, on CUDA, a
+// replayed graph); every step's logits and tokens are compared.
+struct DecodeComparison {
+  double max_logit_gap = 0;
+  std::vector<int64_t> eager_tokens, graph_tokens;
+  int64_t replays = 0, position_steps = 0, plain_steps = 0;
+  bool captured = false;
+};
+
+DecodeComparison compare_decoding(const LlamaModel& model, const HeadPattern& pattern, const at::Tensor& prompt,
+                                  int64_t steps, int64_t chunk) {
+  torch::NoGradGuard no_grad;
+  const int64_t T = prompt.size(1), D = model.config().head_dim;
+  MixedKVCacheAttention eager(pattern, 1, T + steps, D, model.dtype(), model.device());
+  MixedKVCacheAttention graphed(pattern, 1, T + steps, D, model.dtype(), model.device());
+  auto logits_a = prefill_chunked(model, eager, prompt, chunk);
+  auto logits_b = prefill_chunked(model, graphed, prompt, chunk);
+  DecodeGraph graph(model, graphed);
+  DecodeComparison r;
+  for (int64_t i = 0; i < steps; ++i) {
+    r.max_logit_gap = std::max(r.max_logit_gap, (logits_a.to(at::kFloat) - logits_b.to(at::kFloat)).abs().max().item<double>());
+    auto next_a = logits_a.select(1, 0).argmax(-1, true), next_b = logits_b.select(1, 0).argmax(-1, true);
+    r.eager_tokens.push_back(next_a.item<int64_t>());
+    r.graph_tokens.push_back(next_b.item<int64_t>());
+    // Both continue from the eager token, so one near-tie cannot derail the comparison.
+    logits_a = model.forward(next_a, eager, T + i, /*logits=*/true).logits;
+    logits_b = graph.step(next_a, T + i).clone();
+  }
+  EXPECT_EQ(graphed.length(), eager.length());
+  r.replays = graph.replays();
+  r.position_steps = graph.position_steps();
+  r.plain_steps = graph.plain_steps();
+  r.captured = graph.captured();
+  return r;
+}
+
+// On the CPU, device-position steps run eagerly through the kernels' ATen references; the first
+// steps (before the streaming buffers are full: sink 4 + recent 12) take the ordinary path.
+TEST(MixedKVCache, DevicePositionStepsEqualTheOrdinaryPathOnCpu) {
+  auto model = LlamaModel::random(tiny_gqa_config(), 7, at::kFloat, at::kCPU);
+  at::manual_seed(11);
+  auto prompt = at::randint(0, 61, {1, 10}, at::kLong);
+  for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12),
+                              HeadPattern::uniform(3, 2, false, 4, 12)}) {
+    auto r = compare_decoding(model, pattern, prompt, 30, 4);
+    EXPECT_LT(r.max_logit_gap, 1e-4);
+    EXPECT_EQ(r.graph_tokens, r.eager_tokens);
+    const bool streaming = std::find(pattern.retrieval.begin(), pattern.retrieval.end(), 0) != pattern.retrieval.end();
+    EXPECT_EQ(r.plain_steps, streaming ? 16 - 10 : 0);  // positions 10..15 before the buffers fill
+    EXPECT_EQ(r.position_steps, 30 - r.plain_steps);
+    EXPECT_FALSE(r.captured);
+  }
+}
+
+// On a GPU: the captured graph, replayed per token, against the ordinary eager path, at a
+// head_dim the kernels take (32, as the built-in tiny model), in float32 and bfloat16.
+TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto cfg = tiny_gqa_config();
+  cfg.hidden_size = 128;
+  cfg.num_attention_heads = 4;
+  cfg.head_dim = 32;
+  cfg.intermediate_size = 256;
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    auto model = LlamaModel::random(cfg, 8, dtype, at::Device(at::kCUDA, 0));
+    ASSERT_TRUE(DecodeGraph::available(model));
+    at::manual_seed(12);
+    auto prompt = at::randint(0, 61, {1, 40}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
+    for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12)}) {
+      auto r = compare_decoding(model, pattern, prompt, 24, 16);
+      EXPECT_TRUE(r.captured);
+      EXPECT_EQ(r.replays, 23);
+      EXPECT_EQ(r.plain_steps, 0);
+      if (dtype == at::kFloat) {
+        EXPECT_LT(r.max_logit_gap, 1e-3);
+        EXPECT_EQ(r.graph_tokens, r.eager_tokens);
+      } else {
+        EXPECT_LT(r.max_logit_gap, 0.1);  // bf16 logits of magnitude ~1; reductions differ
+        int same = 0;
+        for (size_t i = 0; i < r.eager_tokens.size(); ++i) same += r.eager_tokens[i] == r.graph_tokens[i];
+        EXPECT_GE(same, 20);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,106 @@
+// Shared device helpers of the kernels: element types as float, 16-byte vector unpacking,
+// block-wide reductions, and the dtype switch of the launch functions.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "launch.h"
+
+namespace duo::kernels::cuda {
+
+template <typename T>
+struct Elem;
+
+template <>
+struct Elem<float> {
+  static constexpr int kVec = 4;  // elements per 16-byte load
+  __device__ static float to_float(float x) { return x; }
+  __device__ static float from_float(float x) { return x; }
+  __device__ static void unpack(const uint4& r, float* f) {
+    f[0] = __uint_as_float(r.x);
+    f[1] = __uint_as_float(r.y);
+    f[2] = __uint_as_float(r.z);
+    f[3] = __uint_as_float(r.w);
+  }
+};
+
+template <>
+struct Elem<__nv_bfloat16> {
+  static constexpr int kVec = 8;
+  __device__ static float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+  __device__ static __nv_bfloat16 from_float(float x) { return __float2bfloat16_rn(x); }
+  // bf16 is the upper half of a float: element 2i is the low 16 bits of word i.
+  __device__ static void unpack(const uint4& r, float* f) {
+    const uint32_t w[4] = {r.x, r.y, r.z, r.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      f[2 * i] = __uint_as_float(w[i] << 16);
+      f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    }
+  }
+};
+
+template <>
+struct Elem<__half> {
+  static constexpr int kVec = 8;
+  __device__ static float to_float(__half x) { return __half2float(x); }
+  __device__ static __half from_float(float x) { return __float2half_rn(x); }
+  __device__ static void unpack(const uint4& r, float* f) {
+    const uint32_t w[4] = {r.x, r.y, r.z, r.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      __half2 h;
+      static_assert(sizeof(h) == sizeof(uint32_t));
+      memcpy(&h, &w[i], sizeof(h));
+      const float2 t = __half22float2(h);
+      f[2 * i] = t.x;
+      f[2 * i + 1] = t.y;
+    }
+  }
+};
+
+__device__ inline float warp_sum(float x) {
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
+  return x;
+}
+
+__device__ inline float warp_max(float x) {
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, off));
+  return x;
+}
+
+// Sum (or max) over the whole block, returned to every thread. blockDim.x a multiple of 32,
+// at most 1024; every thread must call it.
+template <bool kMax>
+__device__ inline float block_reduce(float x) {
+  __shared__ float part[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  x = kMax ? warp_max(x) : warp_sum(x);
+  __syncthreads();  // part[] may still be read by a previous call
+  if (lane == 0) part[warp] = x;
+  __syncthreads();
+  float y = lane < warps ? part[lane] : (kMax ? -INFINITY : 0.0f);
+  return kMax ? warp_max(y) : warp_sum(y);
+}
+
+// Calls f(T{}) with T the element type of d.
+template <typename F>
+cudaError_t dispatch_dtype(DType d, F&& f) {
+  switch (d) {
+    case DType::Float32:
+      return f(float{});
+    case DType::Float16:
+      return f(__half{});
+    case DType::BFloat16:
+      return f(__nv_bfloat16{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace duo::kernels::cuda

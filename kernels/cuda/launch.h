@@ -1,0 +1,100 @@
+// What the ATen-facing wrappers (kernels/*.cpp) hand to the CUDA kernels (kernels/cuda/*.cu):
+// plain structs of pointers, strides and sizes, so that nvcc never parses the ATen headers.
+// Every launch function returns the launch's cudaError_t; the wrappers turn it into an
+// exception. Element types are named by DType.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace duo::kernels::cuda {
+
+enum class DType { Float32, Float16, BFloat16 };
+
+// Flash-decoding: one query token per (batch, query head) over a KV cache, split over the keys.
+struct DecodeAttentionParams {
+  DType dtype;
+  int head_dim;  // D: 32, 64 or 128
+  int batch;     // B
+  int heads;     // Hc: cache heads served by this call
+  int group;     // query heads per KV head (1..8)
+  int splits;    // CTAs per (batch, cache head) over the keys
+  int variant;   // 0: loads pipelined through shared memory (cp.async); 1: straight to registers
+  int64_t capacity;  // positions allocated per cache head
+  float scale_log2;  // softmax scale × log2(e)
+
+  const void* q;  // [B, Hq, D]: element (b, h, d) at b * q_sb + h * q_sh + d
+  int64_t q_sb, q_sh;
+  const void* k;  // [B, Hc, capacity, D]: (b, i, j, d) at b * k_sb + i * k_sh + j * D + d
+  const void* v;
+  int64_t k_sb, k_sh, v_sb, v_sh;
+  const int64_t* length;    // device scalar: valid positions per cache head
+  const int64_t* kv_heads;  // [Hc] KV head of each cache head; null: cache head i is KV head i
+  const void* k_new;        // optional [B, Hkv, D]: one more key per KV head, after the cache
+  const void* v_new;
+  int64_t kn_sb, kn_sh, vn_sb, vn_sh;
+  void* out;  // [B, Hq, D]: written at the served query heads only
+  int64_t out_sb, out_sh;
+
+  float* partial_o;    // [B, Hc, group, splits, D]
+  float* partial_lse;  // [B, Hc, group, splits] (log2 domain)
+};
+
+// Resident CTAs per multiprocessor of the split kernel for this dtype, head_dim, group and
+// variant (its occupancy; the wrapper sizes the grid with it).
+int decode_attention_ctas_per_sm(DType dtype, int head_dim, int group, int variant);
+cudaError_t launch_decode_attention(const DecodeAttentionParams& p, cudaStream_t stream);
+
+// cache[b, i, slot] = src[b, kv_heads[i]] for K and V, slot read on the device (skipped when
+// outside [0, capacity)).
+struct CacheAppendParams {
+  DType dtype;
+  int head_dim, batch, heads;
+  int64_t capacity;
+  void* k_cache;
+  void* v_cache;
+  int64_t kc_sb, kc_sh, vc_sb, vc_sh;  // the position stride is head_dim
+  const void* k_src;
+  const void* v_src;
+  int64_t ks_sb, ks_sh, vs_sb, vs_sh;
+  const int64_t* slot;
+  const int64_t* kv_heads;  // null: identity
+};
+cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream);
+
+// h = x + residual (rounded to the dtype; residual optional), y = weight * rmsnorm(h), rows of
+// `cols` contiguous elements, as model/rms_norm.cpp computes it.
+struct AddRmsNormParams {
+  DType dtype;
+  int64_t rows, cols;
+  float eps;
+  const void* x;
+  const void* residual;  // null: h = x
+  const void* weight;    // [cols]
+  void* h;               // written when residual is given
+  void* y;
+};
+cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream);
+
+// RoPE of one token's queries and keys: out = x·cos + rotate_half(x)·sin, each product and the
+// sum rounded to the dtype as ATen does. x rows (b, h) at b * sb + h * sh, contiguous along D;
+// outputs [B, H, D] contiguous.
+struct RopeParams {
+  DType dtype;
+  int batch, hq, hk, head_dim;
+  const void* q;
+  int64_t q_sb, q_sh;
+  const void* k;
+  int64_t k_sb, k_sh;
+  const void* cos;  // [D]
+  const void* sin;
+  void* q_out;
+  void* k_out;
+};
+cudaError_t launch_rope_qk(const RopeParams& p, cudaStream_t stream);
+
+// out = silu(gate) · up elementwise, silu rounded to the dtype first (as ATen's two ops).
+cudaError_t launch_silu_mul(DType dtype, int64_t n, const void* gate, const void* up, void* out,
+                            cudaStream_t stream);
+
+}  // namespace duo::kernels::cuda

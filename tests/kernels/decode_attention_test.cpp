@@ -1,0 +1,317 @@
+// kernels/: the ATen references against independent computations (SDPA, the model's own
+// RMSNorm and RoPE), on the CPU; and, where a CUDA device exists, the CUDA kernels against the
+// references (in float64 on the CPU) on fresh random inputs, including a CUDA graph replayed at
+// lengths other than the captured one. Without a GPU the CUDA tests are skipped.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#ifdef DUO_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+#include "kernels/decode_attention.h"
+#include "kernels/decode_ops.h"
+#include "model/model_config.h"
+#include "model/rms_norm.h"
+#include "model/rope.h"
+
+namespace duo::kernels {
+namespace {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double rel_err(const at::Tensor& got, const at::Tensor& want) {
+  auto g = got.to(at::kCPU, at::kDouble), w = want.to(at::kCPU, at::kDouble);
+  return (g - w).norm().item<double>() / w.norm().item<double>();
+}
+
+at::Tensor len_tensor(int64_t n, at::Device d = at::kCPU) {
+  return at::full({1}, n, at::TensorOptions().dtype(at::kLong).device(d));
+}
+
+// SDPA over the first `len` cached keys (plus an optional extra key), every query head.
+at::Tensor sdpa_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t len,
+                       const at::Tensor& k_new = {}, const at::Tensor& v_new = {}) {
+  auto keys = k.narrow(2, 0, len), values = v.narrow(2, 0, len);
+  if (k_new.defined()) {
+    keys = at::cat({keys, k_new.unsqueeze(2)}, 2);
+    values = at::cat({values, v_new.unsqueeze(2)}, 2);
+  }
+  return at::scaled_dot_product_attention(q.unsqueeze(2), keys, values, {}, 0.0, false, {}, /*enable_gqa=*/true)
+      .squeeze(2);
+}
+
+TEST(DecodeAttentionReference, MatchesSdpaWithGqaAndAnExtraKey) {
+  torch::NoGradGuard no_grad;
+  at::manual_seed(1);
+  const int64_t B = 2, Hq = 8, Hkv = 2, D = 16, cap = 40;
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  auto q = at::randn({B, Hq, D}, f64), k = at::randn({B, Hkv, cap, D}, f64), v = at::randn({B, Hkv, cap, D}, f64);
+  for (int64_t len : {int64_t{1}, int64_t{29}, cap}) {
+    auto out = at::full({B, Hq, D}, kNaN, f64);
+    decode_attention_reference(out, q, k, v, len_tensor(len));
+    EXPECT_LT(rel_err(out, sdpa_decode(q, k, v, len)), 1e-12) << "length " << len;
+  }
+  // The extra key attended after the cache; and a [B, H, 1, D] layout.
+  auto kn = at::randn({B, Hkv, D}, f64), vn = at::randn({B, Hkv, D}, f64);
+  auto out = at::full({B, Hq, 1, D}, kNaN, f64);
+  DecodeAttentionOptions opt;
+  opt.k_new = kn.unsqueeze(2);
+  opt.v_new = vn;
+  decode_attention_reference(out, q.unsqueeze(2), k, v, len_tensor(17), opt);
+  EXPECT_LT(rel_err(out.squeeze(2), sdpa_decode(q, k, v, 17, kn, vn)), 1e-12);
+  // Only the extra key: its value comes out unchanged.
+  out.fill_(kNaN);
+  decode_attention_reference(out, q.unsqueeze(2), k, v, len_tensor(0), opt);
+  EXPECT_LT(rel_err(out.squeeze(2), vn.repeat_interleave(Hq / Hkv, 1)), 1e-12);
+}
+
+TEST(DecodeAttentionReference, KvHeadMapWritesOnlyTheServedQueryHeads) {
+  torch::NoGradGuard no_grad;
+  at::manual_seed(2);
+  const int64_t B = 1, Hq = 6, Hkv = 3, group = 2, D = 8, cap = 12;
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  auto q = at::randn({B, Hq, D}, f64);
+  auto full_k = at::randn({B, Hkv, cap, D}, f64), full_v = at::randn({B, Hkv, cap, D}, f64);
+  // A cache holding KV heads 2 and 0 (in that order) serves query heads 4, 5, 0, 1.
+  auto heads = at::tensor(std::vector<int64_t>{2, 0}, at::kLong);
+  auto k = full_k.index_select(1, heads).contiguous(), v = full_v.index_select(1, heads).contiguous();
+  auto out = at::full({B, Hq, D}, kNaN, f64);
+  DecodeAttentionOptions opt;
+  opt.kv_heads = heads;
+  opt.group = group;
+  decode_attention_reference(out, q, k, v, len_tensor(9), opt);
+  auto want = sdpa_decode(q, full_k, full_v, 9);
+  for (int64_t h : {0, 1, 4, 5}) EXPECT_LT(rel_err(out.select(1, h), want.select(1, h)), 1e-12) << h;
+  for (int64_t h : {2, 3}) EXPECT_TRUE(out.select(1, h).isnan().all().item<bool>()) << h;
+}
+
+TEST(DecodeAttentionReference, RejectsInconsistentShapes) {
+  auto q = at::randn({1, 4, 8}), k = at::randn({1, 2, 5, 8}), out = at::empty({1, 4, 8});
+  EXPECT_THROW(decode_attention_reference(out, q, k, at::randn({1, 2, 6, 8}), len_tensor(3)), std::invalid_argument);
+  EXPECT_THROW(decode_attention_reference(out, q, k, k, at::full({1}, 3, at::kInt)), std::invalid_argument);
+  DecodeAttentionOptions opt;
+  opt.kv_heads = at::tensor(std::vector<int64_t>{1, 0}, at::kLong);  // no group given
+  EXPECT_THROW(decode_attention_reference(out, q, k, k, len_tensor(3), opt), std::invalid_argument);
+  EXPECT_THROW(decode_attention(out, at::randn({1, 3, 8}), k, k, len_tensor(3)), std::invalid_argument);
+}
+
+TEST(CacheAppendReference, WritesTheMappedHeadsAtTheSlot) {
+  torch::NoGradGuard no_grad;
+  auto kc = at::zeros({2, 2, 5, 4}), vc = at::zeros({2, 2, 5, 4});
+  auto k = at::randn({2, 3, 1, 4}), v = at::randn({2, 3, 4});
+  cache_append_reference(kc, vc, k, v, len_tensor(3), at::tensor(std::vector<int64_t>{2, 0}, at::kLong));
+  EXPECT_TRUE(kc.select(2, 3).select(1, 0).equal(k.select(2, 0).select(1, 2)));
+  EXPECT_TRUE(kc.select(2, 3).select(1, 1).equal(k.select(2, 0).select(1, 0)));
+  EXPECT_TRUE(vc.select(2, 3).select(1, 0).equal(v.select(1, 2)));
+  EXPECT_EQ(kc.narrow(2, 0, 3).abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(kc.narrow(2, 4, 1).abs().sum().item<double>(), 0.0);
+}
+
+TEST(DecodeOpsReference, EqualTheModelsOwnOps) {
+  torch::NoGradGuard no_grad;
+  at::manual_seed(3);
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    auto x = at::randn({2, 1, 24}).to(dtype), r = at::randn({2, 1, 24}).to(dtype);
+    auto w = (at::rand({24}) + 0.5).to(dtype);
+    auto n = add_rms_norm_reference(x, r, w, 1e-5);
+    EXPECT_TRUE(n.h.equal(x + r));
+    EXPECT_TRUE(n.y.equal(rms_norm(x + r, w, 1e-5)));
+    EXPECT_TRUE(add_rms_norm_reference(x, {}, w, 1e-5).y.equal(rms_norm(x, w, 1e-5)));
+
+    ModelConfig cfg;
+    cfg.head_dim = 16;
+    cfg.rope_theta = 10000;
+    auto cs = rope_cos_sin(rope_inv_freq(cfg, at::kCPU), 37, 1, dtype);
+    auto q = at::randn({2, 1, 4, 16}).to(dtype), k = at::randn({2, 1, 2, 16}).to(dtype);
+    auto [qr, kr] = rope_qk_reference(q, k, cs.cos, cs.sin);
+    EXPECT_TRUE(qr.equal(rope_apply(q.transpose(1, 2), cs)));
+    EXPECT_TRUE(kr.equal(rope_apply(k.transpose(1, 2), cs)));
+
+    auto g = at::randn({3, 40}).to(dtype), u = at::randn({3, 40}).to(dtype);
+    EXPECT_TRUE(silu_mul_reference(g, u).equal(at::silu(g) * u));
+  }
+}
+
+TEST(RopeCosSinAt, EqualsTheHostPositionVersion) {
+  ModelConfig cfg;
+  cfg.head_dim = 32;
+  cfg.rope_theta = 500000;
+  auto inv = rope_inv_freq(cfg, at::kCPU);
+  auto a = rope_cos_sin(inv, 123456, 1, at::kBFloat16);
+  auto b = rope_cos_sin_at(inv, len_tensor(123456), at::kBFloat16);
+  EXPECT_TRUE(a.cos.equal(b.cos));
+  EXPECT_TRUE(a.sin.equal(b.sin));
+}
+
+// ---- CUDA kernels against the references -------------------------------------------------
+
+bool have_cuda() { return torch::cuda::is_available(); }
+
+double tolerance(at::ScalarType t) { return t == at::kFloat ? 2e-5 : (t == at::kHalf ? 2e-3 : 1e-2); }
+
+struct Case {
+  at::ScalarType dtype;
+  int64_t D, group, len, splits;
+  bool map, extra;
+};
+
+std::string describe(const Case& c) {
+  return std::string(c10::toString(c.dtype)) + " D=" + std::to_string(c.D) + " group=" + std::to_string(c.group) +
+         " len=" + std::to_string(c.len) + " splits=" + std::to_string(c.splits) + " map=" + std::to_string(c.map) +
+         " extra=" + std::to_string(c.extra);
+}
+
+// Runs one case on the GPU and on the CPU reference in float64; returns the relative error.
+double run_case(const Case& c) {
+  const at::Device dev(at::kCUDA, 0);
+  const int64_t B = 2, Hkv = 3, Hq = Hkv * c.group, cap = c.len + 5;
+  auto opts = at::TensorOptions().dtype(c.dtype).device(dev);
+  auto q = at::randn({B, Hq, 1, c.D}, opts);
+  auto k = at::randn({B, Hkv, cap, c.D}, opts), v = at::randn({B, Hkv, cap, c.D}, opts);
+  DecodeAttentionOptions opt, ref;
+  opt.splits = c.splits;
+  at::Tensor kc = k, vc = v;
+  if (c.map) {  // a cache of KV heads 2 and 0
+    opt.kv_heads = at::tensor(std::vector<int64_t>{2, 0}, at::kLong).to(dev);
+    opt.group = ref.group = c.group;
+    kc = k.index_select(1, opt.kv_heads).contiguous();
+    vc = v.index_select(1, opt.kv_heads).contiguous();
+    ref.kv_heads = opt.kv_heads.cpu();
+  }
+  if (c.extra) {
+    opt.k_new = at::randn({B, Hkv, 1, c.D}, opts);
+    opt.v_new = at::randn({B, Hkv, c.D}, opts);
+    ref.k_new = opt.k_new.cpu().to(at::kDouble);
+    ref.v_new = opt.v_new.cpu().to(at::kDouble);
+  }
+  auto out = at::full({B, Hq, 1, c.D}, kNaN, opts);
+  decode_attention(out, q, kc, vc, len_tensor(c.len, dev), opt);
+  auto want = at::full({B, Hq, 1, c.D}, kNaN, at::kDouble);
+  decode_attention_reference(want, q.cpu().to(at::kDouble), kc.cpu().to(at::kDouble), vc.cpu().to(at::kDouble),
+                             len_tensor(c.len), ref);
+  auto got = out.cpu().to(at::kDouble);
+  // Served heads are written, the others left alone.
+  EXPECT_TRUE(got.isnan().equal(want.isnan())) << describe(c);
+  auto served = want.isnan().logical_not();
+  return rel_err(got.masked_select(served), want.masked_select(served));
+}
+
+TEST(DecodeAttentionCuda, MatchesTheReference) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(4);
+  for (auto dtype : {at::kBFloat16, at::kHalf, at::kFloat})
+    for (int64_t D : {32, 64, 128})
+      for (int64_t group : {1, 3, 4, 8}) {
+        ASSERT_TRUE(decode_attention_supported(at::Device(at::kCUDA, 0), dtype, D, group));
+        for (Case c : {Case{dtype, D, group, 1, 0, false, false}, Case{dtype, D, group, 37, 0, true, true},
+                       Case{dtype, D, group, 1000, 3, false, true}, Case{dtype, D, group, 4099, 0, true, false},
+                       Case{dtype, D, group, 300, 64, false, false}, Case{dtype, D, group, 0, 5, true, true}}) {
+          c.dtype = dtype;
+          const double err = run_case(c);
+          EXPECT_LT(err, tolerance(dtype)) << describe(c);
+        }
+      }
+}
+
+TEST(DecodeAttentionCuda, LongCacheManySplits) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(5);
+  EXPECT_LT(run_case({at::kBFloat16, 128, 4, 200003, 0, false, false}), 1e-2);
+  EXPECT_LT(run_case({at::kFloat, 128, 4, 65536, 0, true, true}), 1e-4);
+}
+
+TEST(CacheAppendCuda, MatchesTheReference) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  const at::Device dev(at::kCUDA, 0);
+  for (auto dtype : {at::kBFloat16, at::kFloat}) {
+    auto opts = at::TensorOptions().dtype(dtype).device(dev);
+    auto kc = at::randn({2, 2, 9, 64}, opts), vc = at::randn({2, 2, 9, 64}, opts);
+    auto k = at::randn({2, 4, 1, 64}, opts), v = at::randn({2, 4, 64}, opts);
+    auto heads = at::tensor(std::vector<int64_t>{3, 1}, at::kLong);
+    auto kc_ref = kc.cpu(), vc_ref = vc.cpu();
+    cache_append(kc, vc, k, v, len_tensor(7, dev), heads.to(dev));
+    cache_append_reference(kc_ref, vc_ref, k.cpu(), v.cpu(), len_tensor(7), heads);
+    EXPECT_TRUE(kc.cpu().equal(kc_ref));
+    EXPECT_TRUE(vc.cpu().equal(vc_ref));
+    cache_append(kc, vc, k, v, len_tensor(9, dev), heads.to(dev));  // outside the capacity: skipped
+    EXPECT_TRUE(kc.cpu().equal(kc_ref));
+  }
+}
+
+TEST(DecodeOpsCuda, MatchTheReferences) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(6);
+  const at::Device dev(at::kCUDA, 0);
+  for (auto dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
+    auto opts = at::TensorOptions().dtype(dtype).device(dev);
+    const double tol = tolerance(dtype);
+    auto x = at::randn({3, 1, 4096}, opts), r = at::randn({3, 1, 4096}, opts), w = at::rand({4096}, opts) + 0.5;
+    auto got = add_rms_norm(x, r, w, 1e-5);
+    auto want = add_rms_norm_reference(x, r, w, 1e-5);  // ATen on the GPU: the eager ops
+    EXPECT_TRUE(got.h.equal(want.h)) << c10::toString(dtype);
+    EXPECT_LT(rel_err(got.y, want.y), tol) << c10::toString(dtype);
+    EXPECT_LT(rel_err(add_rms_norm(x, {}, w, 1e-5).y, add_rms_norm_reference(x, {}, w, 1e-5).y), tol);
+
+    auto q = at::randn({2, 1, 8, 128}, opts), k = at::randn({2, 1, 2, 128}, opts);
+    auto cos = at::randn({1, 128}, opts), sin = at::randn({1, 128}, opts);
+    auto [qg, kg] = rope_qk(q, k, cos, sin);
+    auto [qw, kw] = rope_qk_reference(q, k, cos, sin);
+    EXPECT_TRUE(qg.equal(qw)) << c10::toString(dtype);  // same roundings, no reduction
+    EXPECT_TRUE(kg.equal(kw)) << c10::toString(dtype);
+
+    auto g = at::randn({2, 1, 14336}, opts), u = at::randn({2, 1, 14336}, opts);
+    EXPECT_LT(rel_err(silu_mul(g, u), silu_mul_reference(g, u)), tol / 10) << c10::toString(dtype);
+  }
+}
+
+#ifdef DUO_WITH_CUDA
+TEST(DecodeAttentionCuda, CapturedGraphFollowsTheDeviceLength) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(7);
+  const at::Device dev(at::kCUDA, 0);
+  auto opts = at::TensorOptions().dtype(at::kBFloat16).device(dev);
+  const int64_t B = 1, Hq = 8, Hkv = 2, D = 128, cap = 3000;
+  auto q = at::randn({B, Hq, 1, D}, opts), k = at::randn({B, Hkv, cap, D}, opts), v = at::randn({B, Hkv, cap, D}, opts);
+  auto length = len_tensor(10, dev), out = at::zeros({B, Hq, 1, D}, opts);
+  auto run = [&] { decode_attention(out, q, k, v, length); };
+  auto stream = c10::cuda::getStreamFromPool();
+  at::cuda::CUDAGraph graph;
+  torch::cuda::synchronize();  // the inputs, made on the current stream, are ready
+  {
+    c10::cuda::CUDAStreamGuard guard(stream);
+    run();  // warm-up
+    graph.capture_begin();
+    run();
+    graph.capture_end();
+  }
+  torch::cuda::synchronize();
+  for (int64_t len : {1, 700, 2999, 3000, 55}) {
+    length.fill_(len);
+    out.fill_(kNaN);
+    graph.replay();
+    auto want = at::empty({B, Hq, 1, D}, at::kDouble);
+    decode_attention_reference(want, q.cpu().to(at::kDouble), k.cpu().to(at::kDouble), v.cpu().to(at::kDouble),
+                               len_tensor(len));
+    EXPECT_LT(rel_err(out, want), 1e-2) << len;
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace duo::kernels
