@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "mix.h"
@@ -121,6 +123,65 @@ TEST(PretrainMix, SamplesHaveExactLengthAndAnswersThatAppearEarlier) {
   // Sample i is a function of (seed, i) alone.
   EXPECT_EQ(MixGenerator(c, tok).sample(17).ids, mix.sample(17).ids);
   EXPECT_NE(mix.sample(18).ids, mix.sample(17).ids);
+}
+
+// A copy sample's text after BOS: "key: value" lines only (the last one cut at the context's end).
+bool is_copy_sample(const std::string& text) {
+  static const std::regex line("[a-z]{2,5}: [a-z]+( [a-z]+)*");
+  const std::string body = text.substr(0, text.rfind('\n'));
+  std::istringstream in(body);
+  std::string l;
+  int lines = 0;
+  while (std::getline(in, l)) {
+    if (!std::regex_match(l, line)) return false;
+    ++lines;
+  }
+  return lines > 10;
+}
+
+TEST(PretrainMix, CopySamplesRecallEarlierLinesAndFillTheWarmUp) {
+  const auto dir = test::scratch_dir();
+  test::spit(dir / "haystack.txt", test::synthetic_haystack(2000));
+  PretrainConfig c = small_mix_config(dir / "haystack.txt");
+  c.data.copy_sample_fraction = 0.4;
+  c.data.copy_warmup_steps = 3;
+  c.train.batch = 4;
+  const Tokenizer tok = Tokenizer::from_dir(c.model.tokenizer);
+  const MixGenerator mix(c, tok);
+  int copies_after_warmup = 0;
+  const int n = 200;
+  for (int i = 0; i < 12 + n; ++i) {
+    const MixSample s = mix.sample(i);
+    ASSERT_EQ(s.ids.size(), size_t(c.data.context));
+    const std::string text = tok.decode(std::vector<int32_t>(s.ids.begin() + 1, s.ids.end()));
+    const bool copy = is_copy_sample(text);
+    if (i < 12) {
+      EXPECT_TRUE(copy) << "sample " << i << " of the warm-up steps is not a copy sample:\n" << text.substr(0, 300);
+    } else {
+      copies_after_warmup += copy;
+    }
+    if (!copy) continue;
+    // Every answer (a recalled value) follows "key: " and that whole line, key and value, was
+    // written earlier: copying the line is the only way to predict it.
+    int answers = 0;
+    for (size_t j = 0; j < s.ids.size(); ++j) {
+      if (s.answer[j] != kAnswerFirst) continue;
+      size_t k = j + 1;
+      while (k < s.ids.size() && s.answer[k] == kAnswer) ++k;
+      const std::string value = tok.decode(std::vector<int32_t>(s.ids.begin() + j, s.ids.begin() + k));
+      const std::string before = tok.decode(std::vector<int32_t>(s.ids.begin() + 1, s.ids.begin() + j));
+      const std::string key_line = before.substr(before.rfind('\n') + 1);  // "key: "
+      ASSERT_EQ(key_line.substr(key_line.size() - 2), ": ");
+      const std::string earlier = "\n" + before.substr(0, before.rfind('\n') + 1);
+      if (k < s.ids.size())  // a complete recalled line
+        EXPECT_NE(earlier.find("\n" + key_line + value + "\n"), std::string::npos)
+            << "sample " << i << ": '" << key_line << value << "' was not written before";
+      ++answers;
+    }
+    EXPECT_GT(answers, 5) << "sample " << i;
+  }
+  EXPECT_GT(copies_after_warmup, n * 3 / 10);
+  EXPECT_LT(copies_after_warmup, n * 5 / 10);
 }
 
 }  // namespace
