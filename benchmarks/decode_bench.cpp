@@ -18,7 +18,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <string>
 #include <numeric>
 
 #ifdef DUO_WITH_CUDA
@@ -30,6 +32,7 @@
 
 #include "device_memory.h"
 #include "kernels/decode_attention.h"
+#include "kernels/matvec.h"
 #include "model/decode_graph.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
@@ -100,7 +103,7 @@ double attention_ms(duo::MixedKVCacheAttention& engine, const duo::ModelConfig& 
 void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengths, const at::Device& device) {
   const int64_t D = cfg.head_dim, group = cfg.num_attention_heads / cfg.num_key_value_heads;
   const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device);
-  std::printf("decode_attention alone (bf16, D %lld, group %lld): variant 0 cp.async pipeline, 1 register loads\n",
+  std::printf("decode_attention alone (bf16, D %lld, group %lld): variant 0 register loads, 1 cp.async pipeline\n",
               (long long)D, (long long)group);
   std::printf("%-8s %-6s %-8s %10s %10s\n", "length", "heads", "variant", "us/call", "TB/s");
   for (int64_t L : lengths) {
@@ -126,6 +129,47 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
       }
     }
   }
+  // The projections of one layer and the LM head: kernels/matvec.h against at::linear (cuBLAS).
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+  const int64_t qdim = cfg.num_attention_heads * D, kvdim = cfg.num_key_value_heads * D;
+  auto w = [&](int64_t n, int64_t k) { return at::randn({n, k}, opts) * 0.02; };
+  auto wq = w(qdim, H), wk = w(kvdim, H), wv = w(kvdim, H), wo = w(H, qdim), wg = w(I, H), wu = w(I, H),
+       wd = w(H, I), head = w(cfg.vocab_size, H);
+  auto xh = at::randn({1, 1, H}, opts), xq = at::randn({1, 1, qdim}, opts), xi = at::randn({1, 1, I}, opts);
+  auto time_us = [&](const std::function<void()>& f) {
+    for (int i = 0; i < 3; ++i) f();
+    at::cuda::CUDAEvent start(cudaEventDefault), stop(cudaEventDefault);
+    const auto stream = c10::cuda::getCurrentCUDAStream();
+    start.record(stream);
+    for (int i = 0; i < 20; ++i) f();
+    stop.record(stream);
+    duo::bench::sync(device);
+    return 1e3 * start.elapsed_time(stop) / 20;
+  };
+  struct Row {
+    const char* name;
+    double bytes;
+    std::function<void()> fused, cublas;
+  };
+  const std::vector<Row> rows = {
+      {"q,k,v", 2.0 * double(qdim + 2 * kvdim) * H,
+       [&] { duo::kernels::matvec(xh, {{wq, {}}, {wk, {}}, {wv, {}}}); },
+       [&] { at::linear(xh, wq), at::linear(xh, wk), at::linear(xh, wv); }},
+      {"o", 2.0 * double(H) * qdim, [&] { duo::kernels::matvec(xq, {{wo, {}}}); }, [&] { at::linear(xq, wo); }},
+      {"gate,up+silu", 4.0 * double(I) * H, [&] { duo::kernels::matvec_swiglu(xh, {wg, {}}, {wu, {}}); },
+       [&] { at::silu(at::linear(xh, wg)) * at::linear(xh, wu); }},
+      {"down", 2.0 * double(H) * I, [&] { duo::kernels::matvec(xi, {{wd, {}}}); }, [&] { at::linear(xi, wd); }},
+      {"lm_head", 2.0 * double(cfg.vocab_size) * H, [&] { duo::kernels::matvec(xh, {{head, {}}}); },
+       [&] { at::linear(xh, head); }},
+  };
+  std::printf("%-14s %10s %10s %10s %10s\n", "matvec", "fused_us", "fused_TB/s", "cublas_us", "cublas_TB/s");
+  double fused_layer = 0, cublas_layer = 0;
+  for (const Row& r : rows) {
+    const double f = time_us(r.fused), c = time_us(r.cublas);
+    if (std::string(r.name) != "lm_head") fused_layer += f, cublas_layer += c;
+    std::printf("%-14s %10.1f %10.2f %10.1f %10.2f\n", r.name, f, r.bytes / (f * 1e6), c, r.bytes / (c * 1e6));
+  }
+  std::printf("one layer's projections: fused %.1f us, cuBLAS (+ silu, mul) %.1f us\n", fused_layer, cublas_layer);
   std::fflush(stdout);
 }
 #endif
@@ -158,6 +202,10 @@ int main(int argc, char** argv) {
                    "decode through DecodeGraph (one CUDA graph per step, the decode-attention kernel); false: "
                    "the eager LlamaModel::forward")
         ->capture_default_str();
+    bool fused_matvec = true;
+    app.add_option("--fused-matvec", fused_matvec,
+                   "graph mode: projections through kernels/matvec.h (false: at::linear, cuBLAS)")
+        ->capture_default_str();
     bool kernel_bench = false;
     app.add_flag("--kernel-bench", kernel_bench,
                  "first time the decode-attention kernel alone (both variants) on a cache of each length");
@@ -175,7 +223,9 @@ int main(int argc, char** argv) {
       std::printf("CUDA graphs are not available here (build, device or shapes): decoding eagerly\n");
       cuda_graph = false;
     }
-    std::printf("decode: %s\n", cuda_graph ? "CUDA graph (DecodeGraph), decode-attention kernel" : "eager LlamaModel::forward");
+    std::printf("decode: %s\n", cuda_graph ? (fused_matvec ? "CUDA graph (DecodeGraph), decode-attention and matvec kernels"
+                                                            : "CUDA graph (DecodeGraph), decode-attention kernel, cuBLAS projections")
+                                           : "eager LlamaModel::forward");
     torch::NoGradGuard no_grad;
     duo::bench::reset_peak(device, /*release_cache=*/true);
     const int64_t weights = peak_allocated_bytes(device);
@@ -214,7 +264,7 @@ int main(int argc, char** argv) {
           auto token = at::full({1, 1}, 1, at::TensorOptions().dtype(at::kLong).device(device));
           std::vector<double> times;
           {
-            duo::DecodeGraph graph(model, engine, /*use_graph=*/true);
+            duo::DecodeGraph graph(model, engine, {/*cuda_graph=*/true, fused_matvec});
             for (int i = 0; i < steps + 4; ++i) {
               sync();
               auto t0 = std::chrono::steady_clock::now();

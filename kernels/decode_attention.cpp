@@ -32,44 +32,61 @@ at::Tensor rows(const at::Tensor& t, const char* name) {
 }
 
 struct Shapes {
-  int64_t B, Hq, Hc, D, capacity, group;
+  int64_t B, Hq, Hc, D, capacity;
 };
 
-Shapes check_args(const at::Tensor& out, const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                  const at::Tensor& length, const DecodeAttentionOptions& opt) {
+Shapes check_args(const at::Tensor& out, const at::Tensor& q, const DecodeCache& c, int64_t group, int variant) {
   Shapes s{};
   const at::Tensor q3 = rows(q, "q"), o3 = rows(out, "out");
-  check(k_cache.dim() == 4 && v_cache.sizes() == k_cache.sizes(), "k_cache and v_cache must be [B, Hc, capacity, D]");
+  check(c.k_cache.dim() == 4 && c.v_cache.sizes() == c.k_cache.sizes(),
+        "k_cache and v_cache must be [B, Hc, capacity, D]");
   s.B = q3.size(0);
   s.Hq = q3.size(1);
   s.D = q3.size(2);
-  s.Hc = k_cache.size(1);
-  s.capacity = k_cache.size(2);
-  check(k_cache.size(0) == s.B && k_cache.size(3) == s.D, "cache shape does not match q");
+  s.Hc = c.k_cache.size(1);
+  s.capacity = c.k_cache.size(2);
+  check(c.k_cache.size(0) == s.B && c.k_cache.size(3) == s.D, "cache shape does not match q");
   check(o3.sizes() == q3.sizes() && out.scalar_type() == q.scalar_type(), "out must match q");
-  check(k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type(), "dtypes differ");
-  check(length.numel() == 1 && length.scalar_type() == at::kLong && length.device() == q.device(),
+  check(c.k_cache.scalar_type() == q.scalar_type() && c.v_cache.scalar_type() == q.scalar_type(), "dtypes differ");
+  check(c.length.defined() && c.length.numel() == 1 && c.length.scalar_type() == at::kLong &&
+            c.length.device() == q.device(),
         "length must be one int64 on q's device");
-  if (opt.kv_heads.defined()) {
-    check(opt.group > 0, "group is required with kv_heads");
-    check(opt.kv_heads.dim() == 1 && opt.kv_heads.size(0) == s.Hc && opt.kv_heads.scalar_type() == at::kLong &&
-              opt.kv_heads.is_contiguous() && opt.kv_heads.device() == q.device(),
+  check(group > 0 && s.Hq % group == 0, "Hq must be a positive multiple of group");
+  if (c.kv_heads.defined())
+    check(c.kv_heads.dim() == 1 && c.kv_heads.size(0) == s.Hc && c.kv_heads.scalar_type() == at::kLong &&
+              c.kv_heads.is_contiguous() && c.kv_heads.device() == q.device(),
           "kv_heads must be int64 [Hc] on q's device");
-    s.group = opt.group;
-  } else {
-    s.group = opt.group > 0 ? opt.group : (s.Hc > 0 ? s.Hq / s.Hc : 0);
-    check(s.group > 0 && s.Hc * s.group == s.Hq, "Hq must be Hc × group without kv_heads");
-  }
-  check(s.Hq % s.group == 0, "Hq must be a multiple of group");
-  check(opt.k_new.defined() == opt.v_new.defined(), "k_new and v_new go together");
-  check(opt.variant == 0 || opt.variant == 1, "variant must be 0 or 1");
-  if (opt.k_new.defined()) {
-    const at::Tensor kn = rows(opt.k_new, "k_new"), vn = rows(opt.v_new, "v_new");
-    check(kn.size(0) == s.B && kn.size(1) * s.group == s.Hq && kn.size(2) == s.D && vn.sizes() == kn.sizes(),
+  else
+    check(s.Hc * group == s.Hq, "Hq must be Hc × group without kv_heads");
+  check(c.k_new.defined() == c.v_new.defined(), "k_new and v_new go together");
+  if (c.k_new.defined()) {
+    const at::Tensor kn = rows(c.k_new, "k_new"), vn = rows(c.v_new, "v_new");
+    check(kn.size(0) == s.B && kn.size(1) * group == s.Hq && kn.size(2) == s.D && vn.sizes() == kn.sizes(),
           "k_new and v_new must be [B, Hq / group, D]");
     check(kn.scalar_type() == q.scalar_type() && vn.scalar_type() == q.scalar_type(), "dtypes differ");
   }
+  check(variant == 0 || variant == 1, "variant must be 0 or 1");
   return s;
+}
+
+int64_t resolve_group(const at::Tensor& q, const at::Tensor& k_cache, const DecodeAttentionOptions& opt) {
+  if (opt.group > 0) return opt.group;
+  check(!opt.kv_heads.defined(), "group is required with kv_heads");
+  const int64_t hq = rows(q, "q").size(1), hc = k_cache.dim() == 4 ? k_cache.size(1) : 0;
+  return hc > 0 ? hq / hc : 0;
+}
+
+DecodeCache as_cache(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& length,
+                     const DecodeAttentionOptions& opt) {
+  DecodeCache c;
+  c.k_cache = k_cache;
+  c.v_cache = v_cache;
+  c.length = length;
+  c.kv_heads = opt.kv_heads;
+  c.k_new = opt.k_new;
+  c.v_new = opt.v_new;
+  c.splits = opt.splits;
+  return c;
 }
 
 #ifdef DUO_WITH_CUDA
@@ -95,16 +112,15 @@ int ctas_per_sm(at::ScalarType dtype, int64_t head_dim, int64_t group, int varia
   return it->second;
 }
 
-bool kernel_takes(const at::Tensor& out, const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                  const DecodeAttentionOptions& opt, const Shapes& s) {
-  if (!decode_attention_supported(q.device(), q.scalar_type(), s.D, s.group)) return false;
+bool kernel_takes(const at::Tensor& out, const at::Tensor& q, const DecodeCache& c, int64_t group, const Shapes& s) {
+  if (!decode_attention_supported(q.device(), q.scalar_type(), s.D, group)) return false;
   const int64_t vec = 16 / static_cast<int64_t>(q.element_size());
-  for (const at::Tensor* c : {&k_cache, &v_cache}) {
-    if (!c->is_cuda() || c->stride(3) != 1 || c->stride(2) != s.D || c->stride(0) % vec != 0 ||
-        c->stride(1) % vec != 0 || reinterpret_cast<uintptr_t>(c->data_ptr()) % 16 != 0)
+  for (const at::Tensor* t : {&c.k_cache, &c.v_cache}) {
+    if (!t->is_cuda() || t->stride(3) != 1 || t->stride(2) != s.D || t->stride(0) % vec != 0 ||
+        t->stride(1) % vec != 0 || reinterpret_cast<uintptr_t>(t->data_ptr()) % 16 != 0)
       return false;
   }
-  for (const at::Tensor* t : {&out, &q, &opt.k_new, &opt.v_new})
+  for (const at::Tensor* t : {&out, &q, &c.k_new, &c.v_new})
     if (t->defined() && (!t->is_cuda() || t->stride(-1) != 1)) return false;
   return true;
 }
@@ -124,79 +140,119 @@ bool decode_attention_supported(at::Device device, at::ScalarType dtype, int64_t
 
 void decode_attention(const at::Tensor& out, const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                       const at::Tensor& length, const DecodeAttentionOptions& opt) {
-  const Shapes s = check_args(out, q, k_cache, v_cache, length, opt);
-#ifdef DUO_WITH_CUDA
-  if (kernel_takes(out, q, k_cache, v_cache, opt, s)) {
-    if (s.B == 0 || s.Hc == 0) return;
-    const c10::cuda::CUDAGuard guard(q.device());
-    int64_t splits = opt.splits;
-    if (splits <= 0) {
-      // Enough CTAs for one full wave of the GPU, but no fewer than 256 keys per split.
-      const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-      const int64_t target = ctas_per_sm(q.scalar_type(), s.D, s.group, opt.variant) * sms;
-      splits = (target + s.B * s.Hc - 1) / (s.B * s.Hc);
-      splits = std::min(splits, (s.capacity + 255) / 256);
-    }
-    splits = std::clamp<int64_t>(splits, 1, 1024);
-    const at::Tensor q3 = rows(q, "q"), o3 = rows(out, "out");
-    const auto f32 = q.options().dtype(at::kFloat);
-    at::Tensor partial_o = at::empty({s.B * s.Hc * s.group * splits * s.D}, f32);
-    at::Tensor partial_lse = at::empty({s.B * s.Hc * s.group * splits}, f32);
+  decode_attention(out, q, {as_cache(k_cache, v_cache, length, opt)}, resolve_group(q, k_cache, opt), opt.scale,
+                   opt.variant);
+}
 
+void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vector<DecodeCache>& caches,
+                      int64_t group, double scale, int variant) {
+  check(!caches.empty() && caches.size() <= 2, "one or two caches");
+  std::vector<Shapes> shapes;
+  for (const DecodeCache& c : caches) shapes.push_back(check_args(out, q, c, group, variant));
+#ifdef DUO_WITH_CUDA
+  bool kernel = true;
+  for (size_t i = 0; i < caches.size(); ++i) kernel = kernel && kernel_takes(out, q, caches[i], group, shapes[i]);
+  if (kernel) {
+    const int64_t B = shapes[0].B, D = shapes[0].D;
+    if (B == 0) return;
+    const c10::cuda::CUDAGuard guard(q.device());
+    // Splits: one full wave of resident CTAs over all caches, shared in proportion to the keys
+    // each cache may hold, at least 256 keys per split.
+    const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+    const int64_t target = ctas_per_sm(q.scalar_type(), D, group, variant) * sms;
+    double work = 0;
+    for (const Shapes& s : shapes) work += double(s.Hc) * double(s.capacity);
+    std::vector<int64_t> splits;
+    int64_t workspace = 0;
+    for (size_t i = 0; i < caches.size(); ++i) {
+      const Shapes& s = shapes[i];
+      int64_t n = caches[i].splits;
+      if (n <= 0) {
+        const double share = work > 0 ? double(s.Hc) * double(s.capacity) / work : 1.0;
+        n = static_cast<int64_t>(std::ceil(double(target) * share / double(std::max<int64_t>(1, B * s.Hc))));
+        n = std::min(n, (s.capacity + 255) / 256);
+      }
+      splits.push_back(std::clamp<int64_t>(n, 1, 1024));
+      workspace += B * s.Hc * group * splits.back() * (D + 1);
+    }
+    at::Tensor ws = at::empty({workspace}, q.options().dtype(at::kFloat));
+    float* next = ws.data_ptr<float>();
+
+    const at::Tensor q3 = rows(q, "q"), o3 = rows(out, "out");
     cuda::DecodeAttentionParams p{};
     p.dtype = to_dtype(q.scalar_type());
-    p.head_dim = static_cast<int>(s.D);
-    p.batch = static_cast<int>(s.B);
-    p.heads = static_cast<int>(s.Hc);
-    p.group = static_cast<int>(s.group);
-    p.splits = static_cast<int>(splits);
-    p.variant = opt.variant;
-    p.capacity = s.capacity;
-    const double scale = opt.scale > 0 ? opt.scale : 1.0 / std::sqrt(static_cast<double>(s.D));
-    p.scale_log2 = static_cast<float>(scale * M_LOG2E);
+    p.head_dim = static_cast<int>(D);
+    p.batch = static_cast<int>(B);
+    p.group = static_cast<int>(group);
+    p.variant = variant;
+    const double sc = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(D));
+    p.scale_log2 = static_cast<float>(sc * M_LOG2E);
     p.q = q3.data_ptr();
     p.q_sb = q3.stride(0);
     p.q_sh = q3.stride(1);
-    p.k = k_cache.data_ptr();
-    p.v = v_cache.data_ptr();
-    p.k_sb = k_cache.stride(0);
-    p.k_sh = k_cache.stride(1);
-    p.v_sb = v_cache.stride(0);
-    p.v_sh = v_cache.stride(1);
-    p.length = length.data_ptr<int64_t>();
-    p.kv_heads = opt.kv_heads.defined() ? opt.kv_heads.data_ptr<int64_t>() : nullptr;
-    if (opt.k_new.defined()) {
-      const at::Tensor kn = rows(opt.k_new, "k_new"), vn = rows(opt.v_new, "v_new");
-      p.k_new = kn.data_ptr();
-      p.v_new = vn.data_ptr();
-      p.kn_sb = kn.stride(0);
-      p.kn_sh = kn.stride(1);
-      p.vn_sb = vn.stride(0);
-      p.vn_sh = vn.stride(1);
-    }
     p.out = o3.data_ptr();
     p.out_sb = o3.stride(0);
     p.out_sh = o3.stride(1);
-    p.partial_o = partial_o.data_ptr<float>();
-    p.partial_lse = partial_lse.data_ptr<float>();
+    p.num_caches = 0;
+    for (size_t i = 0; i < caches.size(); ++i) {
+      const DecodeCache& c = caches[i];
+      const Shapes& s = shapes[i];
+      if (s.Hc == 0) continue;
+      cuda::DecodeCacheParams& cp = p.cache[p.num_caches++];
+      cp.k = c.k_cache.data_ptr();
+      cp.v = c.v_cache.data_ptr();
+      cp.k_sb = c.k_cache.stride(0);
+      cp.k_sh = c.k_cache.stride(1);
+      cp.v_sb = c.v_cache.stride(0);
+      cp.v_sh = c.v_cache.stride(1);
+      cp.capacity = s.capacity;
+      cp.length = c.length.data_ptr<int64_t>();
+      cp.kv_heads = c.kv_heads.defined() ? c.kv_heads.data_ptr<int64_t>() : nullptr;
+      cp.heads = static_cast<int>(s.Hc);
+      cp.splits = static_cast<int>(splits[i]);
+      if (c.k_new.defined()) {
+        const at::Tensor kn = rows(c.k_new, "k_new"), vn = rows(c.v_new, "v_new");
+        cp.k_new = kn.data_ptr();
+        cp.v_new = vn.data_ptr();
+        cp.kn_sb = kn.stride(0);
+        cp.kn_sh = kn.stride(1);
+        cp.vn_sb = vn.stride(0);
+        cp.vn_sh = vn.stride(1);
+      }
+      const int64_t rows_n = B * s.Hc * group * splits[i];
+      cp.partial_o = next;
+      cp.partial_lse = next + rows_n * D;
+      next += rows_n * (D + 1);
+    }
+    if (p.num_caches == 0) return;
     C10_CUDA_CHECK(cuda::launch_decode_attention(p, at::cuda::getCurrentCUDAStream()));
     return;
   }
 #endif
-  decode_attention_reference(out, q, k_cache, v_cache, length, opt);
+  for (const DecodeCache& c : caches) {
+    DecodeAttentionOptions opt;
+    opt.kv_heads = c.kv_heads;
+    opt.group = group;
+    opt.k_new = c.k_new;
+    opt.v_new = c.v_new;
+    opt.scale = scale;
+    decode_attention_reference(out, q, c.k_cache, c.v_cache, c.length, opt);
+  }
 }
 
 void decode_attention_reference(const at::Tensor& out, const at::Tensor& q, const at::Tensor& k_cache,
                                 const at::Tensor& v_cache, const at::Tensor& length,
                                 const DecodeAttentionOptions& opt) {
-  const Shapes s = check_args(out, q, k_cache, v_cache, length, opt);
+  const int64_t group = resolve_group(q, k_cache, opt);
+  const DecodeCache c = as_cache(k_cache, v_cache, length, opt);
+  const Shapes s = check_args(out, q, c, group, opt.variant);
   const int64_t len = std::clamp<int64_t>(length.item<int64_t>(), 0, s.capacity);
   const auto idx = at::TensorOptions().dtype(at::kLong).device(q.device());
   const at::Tensor heads = opt.kv_heads.defined() ? opt.kv_heads : at::arange(s.Hc, idx);
-  const at::Tensor q_heads = (heads.unsqueeze(1) * s.group + at::arange(s.group, idx)).flatten();
+  const at::Tensor q_heads = (heads.unsqueeze(1) * group + at::arange(group, idx)).flatten();
   // Float32 at least (float64 stays float64), GQA as a batched product over [B, Hc, group].
   const auto acc = at::promote_types(q.scalar_type(), at::kFloat);
-  at::Tensor qs = rows(q, "q").index_select(1, q_heads).to(acc).view({s.B, s.Hc, s.group, s.D});
+  at::Tensor qs = rows(q, "q").index_select(1, q_heads).to(acc).view({s.B, s.Hc, group, s.D});
   at::Tensor k = k_cache.narrow(2, 0, len).to(acc), v = v_cache.narrow(2, 0, len).to(acc);
   if (opt.k_new.defined()) {
     k = at::cat({k, rows(opt.k_new, "k_new").index_select(1, heads).to(acc).unsqueeze(2)}, 2);
@@ -204,56 +260,72 @@ void decode_attention_reference(const at::Tensor& out, const at::Tensor& q, cons
   }
   const double scale = opt.scale > 0 ? opt.scale : 1.0 / std::sqrt(static_cast<double>(s.D));
   at::Tensor probs = at::softmax(at::matmul(qs, k.transpose(2, 3)) * scale, -1);  // [B, Hc, group, n]
-  at::Tensor o = at::matmul(probs, v).reshape({s.B, s.Hc * s.group, s.D});
+  at::Tensor o = at::matmul(probs, v).reshape({s.B, s.Hc * group, s.D});
   rows(out, "out").index_copy_(1, q_heads, o.to(out.scalar_type()));
 }
 
 void cache_append(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k, const at::Tensor& v,
                   const at::Tensor& slot, const at::Tensor& kv_heads) {
-  if (k_cache.dim() != 4 || v_cache.sizes() != k_cache.sizes())
-    throw std::invalid_argument("cache_append: caches must be [B, Hc, capacity, D]");
+  cache_append({AppendTarget{k_cache, v_cache, slot, kv_heads}}, k, v);
+}
+
+void cache_append(const std::vector<AppendTarget>& targets, const at::Tensor& k, const at::Tensor& v) {
+  if (targets.empty() || targets.size() > 2) throw std::invalid_argument("cache_append: one or two caches");
   const at::Tensor k3 = rows(k, "k"), v3 = rows(v, "v");
-  const int64_t B = k_cache.size(0), Hc = k_cache.size(1), D = k_cache.size(3);
-  if (k3.size(0) != B || k3.size(2) != D || v3.sizes() != k3.sizes())
-    throw std::invalid_argument("cache_append: k and v must be [B, Hkv, D] matching the caches");
-  if (!kv_heads.defined() && k3.size(1) != Hc)
-    throw std::invalid_argument("cache_append: without kv_heads, k must have the caches' head count");
-  if (slot.numel() != 1 || slot.scalar_type() != at::kLong)
-    throw std::invalid_argument("cache_append: slot must be one int64");
+  for (const AppendTarget& t : targets) {
+    if (t.k_cache.dim() != 4 || t.v_cache.sizes() != t.k_cache.sizes())
+      throw std::invalid_argument("cache_append: caches must be [B, Hc, capacity, D]");
+    if (k3.size(0) != t.k_cache.size(0) || k3.size(2) != t.k_cache.size(3) || v3.sizes() != k3.sizes())
+      throw std::invalid_argument("cache_append: k and v must be [B, Hkv, D] matching the caches");
+    if (!t.kv_heads.defined() && k3.size(1) != t.k_cache.size(1))
+      throw std::invalid_argument("cache_append: without kv_heads, k must have the caches' head count");
+    if (t.slot.numel() != 1 || t.slot.scalar_type() != at::kLong)
+      throw std::invalid_argument("cache_append: slot must be one int64");
+  }
 #ifdef DUO_WITH_CUDA
-  const bool same_dtype = k.scalar_type() == k_cache.scalar_type() && v.scalar_type() == v_cache.scalar_type() &&
-                          v_cache.scalar_type() == k_cache.scalar_type();
-  const auto t = k_cache.scalar_type();
-  if (k_cache.is_cuda() && same_dtype && (t == at::kFloat || t == at::kHalf || t == at::kBFloat16) &&
-      k_cache.stride(3) == 1 && k_cache.stride(2) == D && v_cache.stride(3) == 1 && v_cache.stride(2) == D &&
-      k3.stride(2) == 1 && v3.stride(2) == 1 && slot.is_cuda() && (!kv_heads.defined() || (kv_heads.is_cuda() && kv_heads.is_contiguous()))) {
-    if (B == 0 || Hc == 0) return;
-    const c10::cuda::CUDAGuard guard(k_cache.device());
+  const auto dt = k.scalar_type();
+  bool kernel = k.is_cuda() && v.scalar_type() == dt && (dt == at::kFloat || dt == at::kHalf || dt == at::kBFloat16) &&
+                k3.stride(2) == 1 && v3.stride(2) == 1;
+  for (const AppendTarget& t : targets) {
+    const int64_t D = t.k_cache.size(3);
+    kernel = kernel && t.k_cache.is_cuda() && t.k_cache.scalar_type() == dt && t.v_cache.scalar_type() == dt &&
+             t.k_cache.stride(3) == 1 && t.k_cache.stride(2) == D && t.v_cache.stride(3) == 1 &&
+             t.v_cache.stride(2) == D && t.slot.is_cuda() &&
+             (!t.kv_heads.defined() || (t.kv_heads.is_cuda() && t.kv_heads.is_contiguous() &&
+                                        t.kv_heads.scalar_type() == at::kLong));
+  }
+  if (kernel) {
+    const c10::cuda::CUDAGuard guard(k.device());
     cuda::CacheAppendParams p{};
-    p.dtype = to_dtype(t);
-    p.head_dim = static_cast<int>(D);
-    p.batch = static_cast<int>(B);
-    p.heads = static_cast<int>(Hc);
-    p.capacity = k_cache.size(2);
-    p.k_cache = k_cache.data_ptr();
-    p.v_cache = v_cache.data_ptr();
-    p.kc_sb = k_cache.stride(0);
-    p.kc_sh = k_cache.stride(1);
-    p.vc_sb = v_cache.stride(0);
-    p.vc_sh = v_cache.stride(1);
+    p.dtype = to_dtype(dt);
+    p.head_dim = static_cast<int>(k3.size(2));
+    p.batch = static_cast<int>(k3.size(0));
     p.k_src = k3.data_ptr();
     p.v_src = v3.data_ptr();
     p.ks_sb = k3.stride(0);
     p.ks_sh = k3.stride(1);
     p.vs_sb = v3.stride(0);
     p.vs_sh = v3.stride(1);
-    p.slot = slot.data_ptr<int64_t>();
-    p.kv_heads = kv_heads.defined() ? kv_heads.data_ptr<int64_t>() : nullptr;
-    C10_CUDA_CHECK(cuda::launch_cache_append(p, at::cuda::getCurrentCUDAStream()));
+    for (const AppendTarget& t : targets) {
+      if (t.k_cache.size(1) == 0) continue;
+      cuda::CacheAppendTarget& c = p.target[p.num_targets++];
+      c.k_cache = t.k_cache.data_ptr();
+      c.v_cache = t.v_cache.data_ptr();
+      c.kc_sb = t.k_cache.stride(0);
+      c.kc_sh = t.k_cache.stride(1);
+      c.vc_sb = t.v_cache.stride(0);
+      c.vc_sh = t.v_cache.stride(1);
+      c.capacity = t.k_cache.size(2);
+      c.heads = static_cast<int>(t.k_cache.size(1));
+      c.slot = t.slot.data_ptr<int64_t>();
+      c.kv_heads = t.kv_heads.defined() ? t.kv_heads.data_ptr<int64_t>() : nullptr;
+    }
+    if (p.num_targets > 0 && p.batch > 0)
+      C10_CUDA_CHECK(cuda::launch_cache_append(p, at::cuda::getCurrentCUDAStream()));
     return;
   }
 #endif
-  cache_append_reference(k_cache, v_cache, k, v, slot, kv_heads);
+  for (const AppendTarget& t : targets) cache_append_reference(t.k_cache, t.v_cache, k, v, t.slot, t.kv_heads);
 }
 
 void cache_append_reference(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k,

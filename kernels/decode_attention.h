@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace duo::kernels {
 
@@ -25,9 +26,16 @@ struct DecodeAttentionOptions {
   at::Tensor k_new, v_new;
   double scale = 0;    // softmax scale; 0: 1/√D
   int64_t splits = 0;  // CUDA: CTAs per (batch, cache head) over the keys; 0: sized to the GPU
-  // CUDA: how the split kernel loads keys and values: 0, through a cp.async pipeline in shared
-  // memory; 1, straight into registers (kept for comparison: kernels/README.md).
+  // CUDA: how the split kernel loads keys and values: 0, straight into registers; 1, through a
+  // cp.async pipeline in shared memory (slower on an H200; kept for comparison).
   int variant = 0;
+};
+
+// One cache of a multi-cache call: its tensors, as in decode_attention's arguments and options.
+struct DecodeCache {
+  at::Tensor k_cache, v_cache, length;
+  at::Tensor kv_heads, k_new, v_new;
+  int64_t splits = 0;
 };
 
 // out[b, h] = softmax(q[b, h] · Kᵀ · scale) · V over the first `length` positions of the cache
@@ -43,6 +51,12 @@ void decode_attention_reference(const at::Tensor& out, const at::Tensor& q, cons
                                 const at::Tensor& v_cache, const at::Tensor& length,
                                 const DecodeAttentionOptions& opt = {});
 
+// One or two caches serving disjoint query heads (a layer's full and streaming heads) in one
+// launch on CUDA: the same as one decode_attention per cache into the same out. `group` is
+// required; scale and variant as in DecodeAttentionOptions.
+void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vector<DecodeCache>& caches,
+                      int64_t group, double scale = 0, int variant = 0);
+
 // Whether decode_attention runs the CUDA kernel for caches of this device, dtype (float32,
 // float16, bfloat16), head_dim (32, 64, 128) and group (1..8); a cache must also be contiguous
 // along its last two dims with 16-byte aligned rows.
@@ -56,5 +70,11 @@ void cache_append(const at::Tensor& k_cache, const at::Tensor& v_cache, const at
                   const at::Tensor& v, const at::Tensor& slot, const at::Tensor& kv_heads = {});
 void cache_append_reference(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k,
                             const at::Tensor& v, const at::Tensor& slot, const at::Tensor& kv_heads = {});
+
+// Appends to one or two caches in one launch on CUDA (each its own slot and head map).
+struct AppendTarget {
+  at::Tensor k_cache, v_cache, slot, kv_heads;
+};
+void cache_append(const std::vector<AppendTarget>& targets, const at::Tensor& k, const at::Tensor& v);
 
 }  // namespace duo::kernels

@@ -33,10 +33,11 @@ bool DecodeGraph::available(const LlamaModel& model) {
                                              c.num_attention_heads / c.num_key_value_heads);
 }
 
-DecodeGraph::DecodeGraph(const LlamaModel& model, Attention& attn, bool use_graph)
+DecodeGraph::DecodeGraph(const LlamaModel& model, Attention& attn, Options options)
     : model_(model),
       attn_(attn),
-      use_graph_(use_graph && available(model)),
+      use_graph_(options.cuda_graph && available(model)),
+      fused_matvec_(options.fused_matvec),
       position_mode_(model.device().is_cpu() || available(model)) {}
 
 DecodeGraph::~DecodeGraph() = default;
@@ -58,7 +59,7 @@ at::Tensor DecodeGraph::step(const at::Tensor& ids, int64_t pos) {
   }
   if (!use_graph_) {
     ++position_steps_;
-    at::Tensor logits = model_.decode_step(ids_, attn_, pos_, pos).logits;
+    at::Tensor logits = model_.decode_step(ids_, attn_, pos_, pos, true, fused_matvec_).logits;
     attn_.decoded(pos);
     return logits;
   }
@@ -80,9 +81,9 @@ at::Tensor DecodeGraph::step(const at::Tensor& ids, int64_t pos) {
   at::Tensor first;
   {
     const c10::cuda::CUDAStreamGuard stream_guard(cuda_->stream);
-    first = model_.decode_step(ids_, attn_, pos_, pos).logits;
+    first = model_.decode_step(ids_, attn_, pos_, pos, true, fused_matvec_).logits;
     cuda_->graph.capture_begin();
-    logits_ = model_.decode_step(ids_, attn_, pos_, pos).logits;
+    logits_ = model_.decode_step(ids_, attn_, pos_, pos, true, fused_matvec_).logits;
     cuda_->graph.capture_end();
   }
   after.record(cuda_->stream);

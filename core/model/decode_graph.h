@@ -27,9 +27,13 @@ namespace duo {
 
 class DecodeGraph {
  public:
-  // model and attn must outlive this object. use_graph = false keeps device-position steps
-  // eager (for comparing the graph with the same kernels run one launch at a time).
-  DecodeGraph(const LlamaModel& model, Attention& attn, bool use_graph = true);
+  struct Options {
+    bool cuda_graph = true;    // false: device-position steps run eagerly, one launch at a time
+    bool fused_matvec = true;  // LlamaModel::decode_step's projections through kernels/matvec.h
+  };
+  // model and attn must outlive this object.
+  DecodeGraph(const LlamaModel& model, Attention& attn, Options options);
+  DecodeGraph(const LlamaModel& model, Attention& attn) : DecodeGraph(model, attn, Options{}) {}
   ~DecodeGraph();
   DecodeGraph(const DecodeGraph&) = delete;
   DecodeGraph& operator=(const DecodeGraph&) = delete;
@@ -53,6 +57,7 @@ class DecodeGraph {
   const LlamaModel& model_;
   Attention& attn_;
   bool use_graph_;
+  bool fused_matvec_;
   bool position_mode_;  // device-position steps possible (kernels or their references)
   bool captured_ = false;
   std::unique_ptr<Cuda> cuda_;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/decode_ops.h"
+#include "kernels/matvec.h"
 #include "model/checkpoint.h"
 #include "model/rms_norm.h"
 #include "model/rope.h"
@@ -175,13 +176,17 @@ LlamaModel::Output LlamaModel::forward(const at::Tensor& ids, Attention& attn, i
 }
 
 LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position,
-                                           int64_t start_pos, bool logits) const {
+                                           int64_t start_pos, bool logits, bool fused_matvec) const {
   if (ids.dim() != 2 || ids.size(1) != 1) throw std::invalid_argument("decode_step: ids must be [B, 1]");
   const int64_t B = ids.size(0), D = cfg_.head_dim;
   const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
   const double eps = cfg_.rms_norm_eps;
   const at::Tensor pos = position.reshape({1});
   const RopeCosSin cs = rope_cos_sin_at(inv_freq_, pos, dtype());
+
+  auto project = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    return fused_matvec ? kernels::matvec(x, {{w, b}})[0] : linear(x, w, b);
+  };
 
   // layer_forward with the residual adds folded into the next norm: h holds the residual
   // stream, delta what the last block adds to it.
@@ -190,9 +195,16 @@ LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& att
     const Layer& l = layers_[i];
     kernels::AddRmsNorm n = kernels::add_rms_norm(h, delta, l.input_norm, eps);
     h = n.h;
-    at::Tensor q = linear(n.y, l.wq, l.bq).view({B, 1, Hq, D});
-    at::Tensor k = linear(n.y, l.wk, l.bk).view({B, 1, Hkv, D});
-    at::Tensor v = linear(n.y, l.wv, l.bv).view({B, 1, Hkv, D}).transpose(1, 2);
+    at::Tensor q, k, v;
+    if (fused_matvec) {
+      auto qkv = kernels::matvec(n.y, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}});
+      q = qkv[0], k = qkv[1], v = qkv[2];
+    } else {
+      q = linear(n.y, l.wq, l.bq), k = linear(n.y, l.wk, l.bk), v = linear(n.y, l.wv, l.bv);
+    }
+    q = q.view({B, 1, Hq, D});
+    k = k.view({B, 1, Hkv, D});
+    v = v.view({B, 1, Hkv, D}).transpose(1, 2);
     if (cfg_.qk_norm) {
       q = kernels::add_rms_norm(q, {}, l.q_norm, eps).y;
       k = kernels::add_rms_norm(k, {}, l.k_norm, eps).y;
@@ -201,14 +213,16 @@ LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& att
     AttentionInput in{i, qr, kr, v, start_pos};
     in.position = &pos;
     at::Tensor a = attn.forward(in);  // [B, Hq, 1, D]
-    at::Tensor o = linear(a.transpose(1, 2).reshape({B, 1, Hq * D}), l.wo, l.bo);
+    at::Tensor o = project(a.transpose(1, 2).reshape({B, 1, Hq * D}), l.wo, l.bo);
     n = kernels::add_rms_norm(h, o, l.post_attention_norm, eps);
     h = n.h;
-    delta = linear(kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up)), l.w_down, l.b_down);
+    at::Tensor act = fused_matvec ? kernels::matvec_swiglu(n.y, {l.w_gate, l.b_gate}, {l.w_up, l.b_up})
+                                  : kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up));
+    delta = project(act, l.w_down, l.b_down);
   }
   Output out;
   out.hidden = kernels::add_rms_norm(h, delta, norm_, eps).y;
-  if (logits) out.logits = lm_head(out.hidden);
+  if (logits) out.logits = fused_matvec ? kernels::matvec(out.hidden, {{lm_head_, {}}})[0] : lm_head(out.hidden);
   return out;
 }
 

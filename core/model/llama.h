@@ -55,9 +55,12 @@ class LlamaModel {
   // (Attention::graph_decodable). The same function as forward(ids, attn, start_pos): the
   // norms, RoPE and SwiGLU go through kernels/decode_ops.h, which on CUDA are fused kernels that
   // round like the eager ops (reductions may sum in another order) and on the CPU are the
-  // eager ops themselves.
+  // eager ops themselves. fused_matvec: the projections and the LM head through
+  // kernels/matvec.h (q, k, v in one launch, gate and up with SwiGLU in one), which is
+  // at::linear wherever its kernels do not apply (the CPU, batches above one); false: at::linear
+  // (cuBLAS) everywhere.
   Output decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position, int64_t start_pos,
-                     bool logits = true) const;
+                     bool logits = true, bool fused_matvec = true) const;
 
   const std::vector<Layer>& layers() const { return layers_; }
 

@@ -38,7 +38,6 @@ MixedKVCacheAttention::MixedKVCacheAttention(const HeadPattern& pattern, int64_t
   sink_cap_ = sink_cap;
   recent_cap_ = recent_cap;
   const auto index_opts = at::TensorOptions().dtype(at::kLong).device(device);
-  step_length_ = at::zeros({1}, index_opts);
   step_slot_ = at::zeros({1}, index_opts);
   stream_length_ = at::full({1}, sink_cap + recent_cap, index_opts);
   for (int64_t layer = 0; layer < pattern.num_layers; ++layer) {
@@ -144,26 +143,39 @@ at::Tensor MixedKVCacheAttention::forward_at_position(Layer& l, const AttentionI
                            std::to_string(sink_cap_ + recent_cap_) + ")");
   const int64_t B = in.q.size(0), Hq = in.q.size(1), D = in.q.size(3), group = Hq / in.k.size(1);
   const at::Tensor p = pos.reshape({1});
-  if (in.layer == 0) {  // once per step, for every layer
-    step_length_.copy_(p).add_(1);
-    if (recent_cap_ > 0) step_slot_.copy_(p).sub_(sink_cap_).remainder_(recent_cap_).add_(sink_cap_);
+  if (in.layer == 0 && recent_cap_ > 0)  // once per step, for every layer
+    step_slot_.copy_(p).sub_(sink_cap_).remainder_(recent_cap_).add_(sink_cap_);
+  // One attention launch for both kinds of heads, the token itself as an extra key (the full
+  // cache holds `position` tokens before it; the streaming buffers are full), then one launch
+  // storing the token: at the position, and in the ring slot it takes from the oldest token.
+  const int64_t nr = l.full_k.size(1), ns = l.stream_k.size(1);
+  std::vector<kernels::DecodeCache> caches;
+  std::vector<kernels::AppendTarget> appends;
+  if (nr > 0) {
+    kernels::DecodeCache c;
+    c.k_cache = l.full_k;
+    c.v_cache = l.full_v;
+    c.length = p;
+    c.kv_heads = ns > 0 ? l.retrieval_idx : at::Tensor();
+    c.k_new = in.k;
+    c.v_new = in.v;
+    caches.push_back(c);
+    appends.push_back({l.full_k, l.full_v, p, c.kv_heads});
+  }
+  if (ns > 0) {
+    kernels::DecodeCache c;
+    c.k_cache = l.stream_k;
+    c.v_cache = l.stream_v;
+    c.length = stream_length_;
+    c.kv_heads = nr > 0 ? l.streaming_idx : at::Tensor();
+    c.k_new = in.k;
+    c.v_new = in.v;
+    caches.push_back(c);
+    if (recent_cap_ > 0) appends.push_back({l.stream_k, l.stream_v, step_slot_, c.kv_heads});
   }
   at::Tensor out = at::empty({B, Hq, 1, D}, in.q.options());
-  const int64_t nr = l.full_k.size(1), ns = l.stream_k.size(1);
-  if (nr > 0) {  // retrieval heads: append at the position, attend to position + 1 keys
-    const at::Tensor heads = ns > 0 ? l.retrieval_idx : at::Tensor();
-    kernels::cache_append(l.full_k, l.full_v, in.k, in.v, p, heads);
-    kernels::decode_attention(out, in.q, l.full_k, l.full_v, step_length_, {heads, group});
-  }
-  if (ns > 0) {  // streaming heads: sink + recent (all full here) + the token; then keep the token
-    kernels::DecodeAttentionOptions opt;
-    opt.kv_heads = nr > 0 ? l.streaming_idx : at::Tensor();
-    opt.group = group;
-    opt.k_new = in.k;
-    opt.v_new = in.v;
-    kernels::decode_attention(out, in.q, l.stream_k, l.stream_v, stream_length_, opt);
-    if (recent_cap_ > 0) kernels::cache_append(l.stream_k, l.stream_v, in.k, in.v, step_slot_, opt.kv_heads);
-  }
+  kernels::decode_attention(out, in.q, caches, group);
+  if (!appends.empty()) kernels::cache_append(appends, in.k, in.v);
   return out;
 }
 

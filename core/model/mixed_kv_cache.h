@@ -9,10 +9,10 @@
 // spells that out as a dense mask, for tests.
 //
 // Decode steps with a device position (AttentionInput::position: CUDA graphs, see
-// core/model/decode_graph.h) run through kernels/decode_attention.h: the new token's key and
-// value are appended at the position read on the device (retrieval heads) and attention reads
-// position + 1 keys; streaming heads attend to their sink and recent buffers plus the new token,
-// then store it in the ring slot computed on the device. Their shapes are static only once both
+// core/model/decode_graph.h) run through kernels/decode_attention.h, one launch for all heads of
+// a layer: retrieval heads attend to the `position` cached tokens plus the new one, streaming
+// heads to their sink and recent buffers plus the new one; a second launch then stores the
+// token at the position (read on the device) and in the ring slot computed on the device. Their shapes are static only once both
 // buffers are full, so such steps need position ≥ sink + recent when the pattern has streaming
 // heads (graph_decodable); the results are those of the ordinary path.
 #pragma once
@@ -65,10 +65,9 @@ class MixedKVCacheAttention : public Attention {
   std::vector<Layer> layers_;
   int64_t length_ = 0;
   // Device-position steps: int64 [1] tensors that keep their storage, so a captured graph
-  // always reads and writes the same memory. step_length_ = position + 1 and step_slot_ =
-  // sink + (position - sink) % recent are computed at layer 0 of each step; stream_length_ is
-  // sink + recent.
-  at::Tensor step_length_, step_slot_, stream_length_;
+  // always reads and writes the same memory. step_slot_ = sink + (position - sink) % recent is
+  // computed at layer 0 of each step; stream_length_ is sink + recent.
+  at::Tensor step_slot_, stream_length_;
 };
 
 // The dense [T, T] mask a streaming head effectively uses when T tokens arrive in chunks of

@@ -16,16 +16,24 @@ int threads_for(int64_t n, int max_threads) {
   return static_cast<int>(t < max_threads ? t : max_threads);
 }
 
+// One CTA per (target cache head, batch): blockIdx.x runs over the first target's heads, then
+// the second's.
 template <typename T>
-__global__ void cache_append_kernel(const CacheAppendParams p) {
-  const int head = blockIdx.x, b = blockIdx.y;
-  const int64_t slot = *p.slot;
-  if (slot < 0 || slot >= p.capacity) return;
-  const int kvh = p.kv_heads ? static_cast<int>(p.kv_heads[head]) : head;
+__global__ void cache_append_kernel(const __grid_constant__ CacheAppendParams p) {
+  int head = blockIdx.x, t = 0;
+  if (p.num_targets > 1 && head >= p.target[0].heads) {
+    head -= p.target[0].heads;
+    t = 1;
+  }
+  const CacheAppendTarget& c = p.target[t];
+  const int b = blockIdx.y;
+  const int64_t slot = *c.slot;
+  if (slot < 0 || slot >= c.capacity) return;
+  const int kvh = c.kv_heads ? static_cast<int>(c.kv_heads[head]) : head;
   const T* ks = static_cast<const T*>(p.k_src) + b * p.ks_sb + kvh * p.ks_sh;
   const T* vs = static_cast<const T*>(p.v_src) + b * p.vs_sb + kvh * p.vs_sh;
-  T* kc = static_cast<T*>(p.k_cache) + b * p.kc_sb + head * p.kc_sh + slot * p.head_dim;
-  T* vc = static_cast<T*>(p.v_cache) + b * p.vc_sb + head * p.vc_sh + slot * p.head_dim;
+  T* kc = static_cast<T*>(c.k_cache) + b * c.kc_sb + head * c.kc_sh + slot * p.head_dim;
+  T* vc = static_cast<T*>(c.v_cache) + b * c.vc_sb + head * c.vc_sh + slot * p.head_dim;
   for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
     kc[d] = ks[d];
     vc[d] = vs[d];
@@ -97,9 +105,13 @@ __global__ void silu_mul_kernel(int64_t n, const T* gate, const T* up, T* out) {
 }  // namespace
 
 cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream) {
+  if (p.num_targets < 1 || p.num_targets > kMaxDecodeCaches) return cudaErrorInvalidValue;
+  int heads = 0;
+  for (int i = 0; i < p.num_targets; ++i) heads += p.target[i].heads;
+  if (heads == 0 || p.batch == 0) return cudaSuccess;
   return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
-    cache_append_kernel<T><<<dim3(p.heads, p.batch), threads_for(p.head_dim, 256), 0, stream>>>(p);
+    cache_append_kernel<T><<<dim3(heads, p.batch), threads_for(p.head_dim, 256), 0, stream>>>(p);
     return cudaGetLastError();
   });
 }

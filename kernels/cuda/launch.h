@@ -11,33 +11,39 @@ namespace duo::kernels::cuda {
 
 enum class DType { Float32, Float16, BFloat16 };
 
-// Flash-decoding: one query token per (batch, query head) over a KV cache, split over the keys.
+// Flash-decoding: one query token per (batch, query head) over one or two KV caches in one
+// launch (a layer's full and streaming heads: disjoint query heads, different capacities).
+struct DecodeCacheParams {
+  const void* k;  // [B, heads, capacity, D]: (b, i, j, d) at b * k_sb + i * k_sh + j * D + d
+  const void* v;
+  int64_t k_sb, k_sh, v_sb, v_sh;
+  int64_t capacity;
+  const int64_t* length;    // device scalar: valid positions per cache head
+  const int64_t* kv_heads;  // [heads] KV head of each cache head; null: cache head i is KV head i
+  int heads;                // cache heads served
+  int splits;               // CTAs per (batch, cache head) over the keys
+  const void* k_new;        // optional [B, Hkv, D]: one more key per KV head, after the cache
+  const void* v_new;
+  int64_t kn_sb, kn_sh, vn_sb, vn_sh;
+  float* partial_o;    // [B, heads, group, splits, D]
+  float* partial_lse;  // [B, heads, group, splits] (log2 domain)
+};
+
+constexpr int kMaxDecodeCaches = 2;
+
 struct DecodeAttentionParams {
   DType dtype;
   int head_dim;  // D: 32, 64 or 128
   int batch;     // B
-  int heads;     // Hc: cache heads served by this call
   int group;     // query heads per KV head (1..8)
-  int splits;    // CTAs per (batch, cache head) over the keys
-  int variant;   // 0: loads pipelined through shared memory (cp.async); 1: straight to registers
-  int64_t capacity;  // positions allocated per cache head
+  int variant;   // 0: loads straight to registers; 1: pipelined through shared memory (cp.async)
   float scale_log2;  // softmax scale × log2(e)
-
-  const void* q;  // [B, Hq, D]: element (b, h, d) at b * q_sb + h * q_sh + d
+  const void* q;     // [B, Hq, D]: element (b, h, d) at b * q_sb + h * q_sh + d
   int64_t q_sb, q_sh;
-  const void* k;  // [B, Hc, capacity, D]: (b, i, j, d) at b * k_sb + i * k_sh + j * D + d
-  const void* v;
-  int64_t k_sb, k_sh, v_sb, v_sh;
-  const int64_t* length;    // device scalar: valid positions per cache head
-  const int64_t* kv_heads;  // [Hc] KV head of each cache head; null: cache head i is KV head i
-  const void* k_new;        // optional [B, Hkv, D]: one more key per KV head, after the cache
-  const void* v_new;
-  int64_t kn_sb, kn_sh, vn_sb, vn_sh;
   void* out;  // [B, Hq, D]: written at the served query heads only
   int64_t out_sb, out_sh;
-
-  float* partial_o;    // [B, Hc, group, splits, D]
-  float* partial_lse;  // [B, Hc, group, splits] (log2 domain)
+  int num_caches;
+  DecodeCacheParams cache[kMaxDecodeCaches];
 };
 
 // Resident CTAs per multiprocessor of the split kernel for this dtype, head_dim, group and
@@ -45,22 +51,44 @@ struct DecodeAttentionParams {
 int decode_attention_ctas_per_sm(DType dtype, int head_dim, int group, int variant);
 cudaError_t launch_decode_attention(const DecodeAttentionParams& p, cudaStream_t stream);
 
-// cache[b, i, slot] = src[b, kv_heads[i]] for K and V, slot read on the device (skipped when
-// outside [0, capacity)).
-struct CacheAppendParams {
-  DType dtype;
-  int head_dim, batch, heads;
-  int64_t capacity;
+// cache[b, i, slot] = src[b, kv_heads[i]] for K and V of one or two caches in one launch, each
+// slot read on the device (skipped when outside [0, capacity)).
+struct CacheAppendTarget {
   void* k_cache;
   void* v_cache;
   int64_t kc_sb, kc_sh, vc_sb, vc_sh;  // the position stride is head_dim
-  const void* k_src;
-  const void* v_src;
-  int64_t ks_sb, ks_sh, vs_sb, vs_sh;
+  int64_t capacity;
+  int heads;
   const int64_t* slot;
   const int64_t* kv_heads;  // null: identity
 };
+struct CacheAppendParams {
+  DType dtype;
+  int head_dim, batch;
+  const void* k_src;
+  const void* v_src;
+  int64_t ks_sb, ks_sh, vs_sb, vs_sh;
+  int num_targets;
+  CacheAppendTarget target[kMaxDecodeCaches];
+};
 cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream);
+
+// y = x · Wᵀ (+ b) for a single row x of K elements, for up to three weights of the same K in
+// one launch (a layer's q, k, v projections); or, with swiglu, one output
+// silu(x·W0ᵀ + b0) · (x·W1ᵀ + b1) (gate and up), each product rounded to the dtype as the eager
+// ops round. Weights [N, K] row-major, contiguous.
+struct MatvecParams {
+  DType dtype;
+  int64_t K;
+  const void* x;
+  int num;      // weights (1..3; 2 with swiglu)
+  bool swiglu;
+  const void* w[3];
+  const void* bias[3];  // optional
+  void* out[3];         // with swiglu: out[0] only
+  int64_t n[3];
+};
+cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream);
 
 // h = x + residual (rounded to the dtype; residual optional), y = weight * rmsnorm(h), rows of
 // `cols` contiguous elements, as model/rms_norm.cpp computes it.

@@ -21,6 +21,7 @@
 
 #include "kernels/decode_attention.h"
 #include "kernels/decode_ops.h"
+#include "kernels/matvec.h"
 #include "model/model_config.h"
 #include "model/rms_norm.h"
 #include "model/rope.h"
@@ -154,6 +155,43 @@ TEST(RopeCosSinAt, EqualsTheHostPositionVersion) {
   EXPECT_TRUE(a.sin.equal(b.sin));
 }
 
+TEST(MatvecReference, IsLinear) {
+  torch::NoGradGuard no_grad;
+  auto x = at::randn({1, 1, 16}), w1 = at::randn({5, 16}), w2 = at::randn({3, 16}), b2 = at::randn({3});
+  auto out = matvec(x, {{w1, {}}, {w2, b2}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].equal(at::linear(x, w1)));
+  EXPECT_TRUE(out[1].equal(at::linear(x, w2, b2)));
+  EXPECT_TRUE(matvec_swiglu(x, {w1, {}}, {w1 * 2, {}}).equal(at::silu(at::linear(x, w1)) * at::linear(x, w1 * 2)));
+  EXPECT_FALSE(matvec_supported(x, {{w1, {}}}));  // the CPU: at::linear
+}
+
+TEST(DecodeAttentionReference, TwoCachesEqualTwoCalls) {
+  torch::NoGradGuard no_grad;
+  at::manual_seed(8);
+  const int64_t B = 1, Hq = 6, group = 2, D = 8;
+  auto q = at::randn({B, Hq, 1, D});
+  DecodeCache a, b;
+  a.k_cache = at::randn({B, 2, 20, D}), a.v_cache = at::randn({B, 2, 20, D}), a.length = len_tensor(13);
+  a.kv_heads = at::tensor(std::vector<int64_t>{0, 2}, at::kLong);
+  b.k_cache = at::randn({B, 1, 6, D}), b.v_cache = at::randn({B, 1, 6, D}), b.length = len_tensor(6);
+  b.kv_heads = at::tensor(std::vector<int64_t>{1}, at::kLong);
+  b.k_new = a.k_new = at::randn({B, 3, 1, D});
+  b.v_new = a.v_new = at::randn({B, 3, 1, D});
+  auto got = at::full({B, Hq, 1, D}, kNaN), want = at::full({B, Hq, 1, D}, kNaN);
+  decode_attention(got, q, {a, b}, group);
+  for (const DecodeCache* c : {&a, &b}) {
+    DecodeAttentionOptions opt;
+    opt.kv_heads = c->kv_heads;
+    opt.group = group;
+    opt.k_new = c->k_new;
+    opt.v_new = c->v_new;
+    decode_attention_reference(want, q, c->k_cache, c->v_cache, c->length, opt);
+  }
+  EXPECT_FALSE(want.isnan().any().item<bool>());
+  EXPECT_TRUE(got.equal(want));
+}
+
 // ---- CUDA kernels against the references -------------------------------------------------
 
 bool have_cuda() { return torch::cuda::is_available(); }
@@ -231,6 +269,85 @@ TEST(DecodeAttentionCuda, LongCacheManySplits) {
   at::manual_seed(5);
   EXPECT_LT(run_case({at::kBFloat16, 128, 4, 200003, 0, false, false}), 1e-2);
   EXPECT_LT(run_case({at::kFloat, 128, 4, 65536, 0, true, true}), 1e-4);
+}
+
+TEST(DecodeAttentionCuda, TwoCachesInOneLaunch) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(9);
+  const at::Device dev(at::kCUDA, 0);
+  for (auto dtype : {at::kBFloat16, at::kFloat}) {
+    auto opts = at::TensorOptions().dtype(dtype).device(dev);
+    const int64_t B = 2, Hq = 12, group = 4, D = 128;
+    auto q = at::randn({B, Hq, 1, D}, opts);
+    DecodeCache a, b;  // KV heads 0 and 2 in a full cache, head 1 in a small one
+    a.k_cache = at::randn({B, 2, 5000, D}, opts), a.v_cache = at::randn({B, 2, 5000, D}, opts);
+    a.length = len_tensor(3001, dev);
+    a.kv_heads = at::tensor(std::vector<int64_t>{0, 2}, at::kLong).to(dev);
+    b.k_cache = at::randn({B, 1, 320, D}, opts), b.v_cache = at::randn({B, 1, 320, D}, opts);
+    b.length = len_tensor(320, dev);
+    b.kv_heads = at::tensor(std::vector<int64_t>{1}, at::kLong).to(dev);
+    a.k_new = b.k_new = at::randn({B, 3, 1, D}, opts);
+    a.v_new = b.v_new = at::randn({B, 3, 1, D}, opts);
+    auto out = at::full({B, Hq, 1, D}, kNaN, opts);
+    decode_attention(out, q, {a, b}, group);
+    auto want = at::full({B, Hq, 1, D}, kNaN, at::kDouble);
+    auto cpu = [](const at::Tensor& t) { return t.cpu().to(t.is_floating_point() ? at::kDouble : t.scalar_type()); };
+    for (const DecodeCache* c : {&a, &b}) {
+      DecodeAttentionOptions opt;
+      opt.kv_heads = cpu(c->kv_heads);
+      opt.group = group;
+      opt.k_new = cpu(c->k_new);
+      opt.v_new = cpu(c->v_new);
+      decode_attention_reference(want, cpu(q), cpu(c->k_cache), cpu(c->v_cache), cpu(c->length), opt);
+    }
+    EXPECT_LT(rel_err(out, want), tolerance(dtype)) << c10::toString(dtype);
+  }
+}
+
+TEST(CacheAppendCuda, TwoTargetsInOneLaunch) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  const at::Device dev(at::kCUDA, 0);
+  auto opts = at::TensorOptions().dtype(at::kBFloat16).device(dev);
+  auto ka = at::randn({1, 2, 30, 64}, opts), va = at::randn_like(ka), kb = at::randn({1, 1, 8, 64}, opts),
+       vb = at::randn_like(kb);
+  auto k = at::randn({1, 3, 1, 64}, opts), v = at::randn({1, 3, 1, 64}, opts);
+  auto ha = at::tensor(std::vector<int64_t>{0, 2}, at::kLong), hb = at::tensor(std::vector<int64_t>{1}, at::kLong);
+  auto ka_ref = ka.cpu(), va_ref = va.cpu(), kb_ref = kb.cpu(), vb_ref = vb.cpu();
+  cache_append({{ka, va, len_tensor(17, dev), ha.to(dev)}, {kb, vb, len_tensor(5, dev), hb.to(dev)}}, k, v);
+  cache_append_reference(ka_ref, va_ref, k.cpu(), v.cpu(), len_tensor(17), ha);
+  cache_append_reference(kb_ref, vb_ref, k.cpu(), v.cpu(), len_tensor(5), hb);
+  EXPECT_TRUE(ka.cpu().equal(ka_ref) && va.cpu().equal(va_ref) && kb.cpu().equal(kb_ref) && vb.cpu().equal(vb_ref));
+}
+
+TEST(MatvecCuda, MatchesLinear) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(10);
+  const at::Device dev(at::kCUDA, 0);
+  for (auto dtype : {at::kBFloat16, at::kHalf, at::kFloat})
+    for (int64_t K : {64, 4096, 14336}) {
+      auto opts = at::TensorOptions().dtype(dtype).device(dev);
+      auto x = at::randn({1, 1, K}, opts);
+      auto w1 = at::randn({1000, K}, opts) * 0.05, w2 = at::randn({7, K}, opts) * 0.05,
+           w3 = at::randn({1, K}, opts) * 0.05;
+      auto b2 = at::randn({7}, opts);
+      ASSERT_TRUE(matvec_supported(x, {{w1, {}}, {w2, b2}, {w3, {}}}));
+      auto out = matvec(x, {{w1, {}}, {w2, b2}, {w3, {}}});
+      auto ref = [&](const at::Tensor& w, const at::Tensor& b) {
+        auto y = at::linear(x.cpu().to(at::kDouble), w.cpu().to(at::kDouble));
+        return b.defined() ? y + b.cpu().to(at::kDouble) : y;
+      };
+      const std::string what = std::string(c10::toString(dtype)) + " K=" + std::to_string(K);
+      EXPECT_LT(rel_err(out[0], ref(w1, {})), tolerance(dtype)) << what;
+      EXPECT_LT(rel_err(out[1], ref(w2, b2)), tolerance(dtype)) << what;
+      EXPECT_LT(rel_err(out[2], ref(w3, {})), tolerance(dtype)) << what;
+      auto wu = at::randn({1000, K}, opts) * 0.05;
+      auto sw = matvec_swiglu(x, {w1, {}}, {wu, {}});
+      auto want = at::silu(ref(w1, {})) * ref(wu, {});
+      EXPECT_LT(rel_err(sw, want), 2 * tolerance(dtype)) << what;
+    }
 }
 
 TEST(CacheAppendCuda, MatchesTheReference) {

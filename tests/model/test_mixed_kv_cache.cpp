@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
@@ -130,14 +131,14 @@ struct DecodeComparison {
 };
 
 DecodeComparison compare_decoding(const LlamaModel& model, const HeadPattern& pattern, const at::Tensor& prompt,
-                                  int64_t steps, int64_t chunk) {
+                                  int64_t steps, int64_t chunk, DecodeGraph::Options options = {}) {
   torch::NoGradGuard no_grad;
   const int64_t T = prompt.size(1), D = model.config().head_dim;
   MixedKVCacheAttention eager(pattern, 1, T + steps, D, model.dtype(), model.device());
   MixedKVCacheAttention graphed(pattern, 1, T + steps, D, model.dtype(), model.device());
   auto logits_a = prefill_chunked(model, eager, prompt, chunk);
   auto logits_b = prefill_chunked(model, graphed, prompt, chunk);
-  DecodeGraph graph(model, graphed);
+  DecodeGraph graph(model, graphed, options);
   DecodeComparison r;
   for (int64_t i = 0; i < steps; ++i) {
     r.max_logit_gap = std::max(r.max_logit_gap, (logits_a.to(at::kFloat) - logits_b.to(at::kFloat)).abs().max().item<double>());
@@ -188,8 +189,10 @@ TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
     ASSERT_TRUE(DecodeGraph::available(model));
     at::manual_seed(12);
     auto prompt = at::randint(0, 61, {1, 40}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
-    for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12)}) {
-      auto r = compare_decoding(model, pattern, prompt, 24, 16);
+    for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12)})
+    for (bool fused_matvec : {true, false}) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + (fused_matvec ? " fused matvec" : " cuBLAS"));
+      auto r = compare_decoding(model, pattern, prompt, 24, 16, {true, fused_matvec});
       EXPECT_TRUE(r.captured);
       EXPECT_EQ(r.replays, 23);
       EXPECT_EQ(r.plain_steps, 0);

@@ -1,0 +1,106 @@
+// matvec / matvec_swiglu: the CUDA launch when matvec_supported, at::linear otherwise.
+#include "matvec.h"
+
+#include <stdexcept>
+
+#include "decode_ops.h"
+
+#ifdef DUO_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "cuda/launch.h"
+#endif
+
+namespace duo::kernels {
+namespace {
+
+at::Tensor linear(const at::Tensor& x, const Projection& p) {
+  return p.bias.defined() ? at::linear(x, p.weight, p.bias) : at::linear(x, p.weight);
+}
+
+#ifdef DUO_WITH_CUDA
+cuda::DType to_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return cuda::DType::Float32;
+    case at::kHalf: return cuda::DType::Float16;
+    default: return cuda::DType::BFloat16;
+  }
+}
+
+std::vector<int64_t> out_shape(const at::Tensor& x, int64_t n) {
+  auto shape = x.sizes().vec();
+  shape.back() = n;
+  return shape;
+}
+
+std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection>& ps, bool swiglu) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  cuda::MatvecParams p{};
+  p.dtype = to_dtype(x.scalar_type());
+  p.K = x.size(-1);
+  p.x = x.data_ptr();
+  p.num = static_cast<int>(ps.size());
+  p.swiglu = swiglu;
+  std::vector<at::Tensor> out;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    p.w[i] = ps[i].weight.data_ptr();
+    p.bias[i] = ps[i].bias.defined() ? ps[i].bias.data_ptr() : nullptr;
+    p.n[i] = ps[i].weight.size(0);
+    if (!swiglu || i == 0) {
+      out.push_back(at::empty(out_shape(x, p.n[i]), x.options()));
+      p.out[i] = out.back().data_ptr();
+    }
+  }
+  C10_CUDA_CHECK(cuda::launch_matvec(p, at::cuda::getCurrentCUDAStream()));
+  return out;
+}
+#endif
+
+}  // namespace
+
+bool matvec_supported(const at::Tensor& x, const std::vector<Projection>& ps) {
+#ifdef DUO_WITH_CUDA
+  const auto t = x.scalar_type();
+  if (!x.is_cuda() || !(t == at::kFloat || t == at::kHalf || t == at::kBFloat16) || !x.is_contiguous() ||
+      x.dim() < 1 || x.numel() != x.size(-1) || ps.empty() || ps.size() > 3)
+    return false;
+  const int64_t K = x.size(-1), vec = 16 / static_cast<int64_t>(x.element_size());
+  if (K % vec != 0 || reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 != 0) return false;
+  for (const Projection& p : ps) {
+    const at::Tensor& w = p.weight;
+    if (w.scalar_type() != t || !w.is_cuda() || w.dim() != 2 || w.size(1) != K || !w.is_contiguous() ||
+        reinterpret_cast<uintptr_t>(w.data_ptr()) % 16 != 0 || w.device() != x.device())
+      return false;
+    if (p.bias.defined() && (p.bias.scalar_type() != t || !p.bias.is_contiguous() || p.bias.numel() != w.size(0) ||
+                             p.bias.device() != x.device()))
+      return false;
+  }
+  return true;
+#else
+  (void)x, (void)ps;
+  return false;
+#endif
+}
+
+std::vector<at::Tensor> matvec(const at::Tensor& x, const std::vector<Projection>& ps) {
+  if (ps.empty() || ps.size() > 3) throw std::invalid_argument("matvec: one to three projections");
+#ifdef DUO_WITH_CUDA
+  if (matvec_supported(x, ps)) return launch(x, ps, /*swiglu=*/false);
+#endif
+  std::vector<at::Tensor> out;
+  for (const Projection& p : ps) out.push_back(linear(x, p));
+  return out;
+}
+
+at::Tensor matvec_swiglu(const at::Tensor& x, const Projection& gate, const Projection& up) {
+  if (gate.weight.sizes() != up.weight.sizes())
+    throw std::invalid_argument("matvec_swiglu: gate and up weights differ in shape");
+#ifdef DUO_WITH_CUDA
+  if (matvec_supported(x, {gate, up})) return launch(x, {gate, up}, /*swiglu=*/true)[0];
+#endif
+  return silu_mul_reference(linear(x, gate), linear(x, up));
+}
+
+}  // namespace duo::kernels

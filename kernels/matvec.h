@@ -1,0 +1,30 @@
+// The matrix-vector products of a decode step (one token, so x is a single row): on CUDA for
+// float32/float16/bfloat16, kernels that read the weights at memory bandwidth and fuse what one
+// layer needs into fewer launches (kernels/cuda/matvec.cu); everywhere else at::linear, which is
+// also the reference the tests hold them to.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <utility>
+#include <vector>
+
+namespace duo::kernels {
+
+// A weight [N, K] and its optional bias [N].
+struct Projection {
+  at::Tensor weight, bias;
+};
+
+// x · Wᵢᵀ + bᵢ for each projection (at most three, of the same K), x: [..., K] with a single row;
+// outputs [..., Nᵢ]. One launch on CUDA.
+std::vector<at::Tensor> matvec(const at::Tensor& x, const std::vector<Projection>& projections);
+
+// SwiGLU's silu(x · W_gateᵀ + b_gate) · (x · W_upᵀ + b_up), [..., N]; one launch on CUDA.
+at::Tensor matvec_swiglu(const at::Tensor& x, const Projection& gate, const Projection& up);
+
+// Whether the CUDA kernels take x and these weights (a CUDA build, CUDA tensors of one dtype
+// among float32/float16/bfloat16, x a single contiguous row, weights contiguous with K a
+// multiple of 16 bytes); otherwise the functions above run at::linear.
+bool matvec_supported(const at::Tensor& x, const std::vector<Projection>& projections);
+
+}  // namespace duo::kernels
