@@ -63,10 +63,10 @@ void draw_titles(const std::string& title, const std::string& subtitle) {
   plschr(0, kTextScale);
 }
 
-void draw_axis_labels(const std::string& x_label, const std::string& y_label) {
+void draw_axis_labels(const std::string& x_label, const std::string& y_label, double y_offset) {
   plcol0(kBlack);
   plmtex("b", 2.9, 0.5, 0.5, x_label.c_str());
-  plmtex("l", 4.2, 0.5, 0.5, y_label.c_str());
+  plmtex("l", y_offset, 0.5, 0.5, y_label.c_str());
 }
 
 void fill_rect(double x0, double x1, double y0, double y1) {

@@ -32,7 +32,9 @@ void draw_gate_colour_bar(double x0, double x1, double y0, double y1, const std:
 void draw_titles(const std::string& title, const std::string& subtitle);
 
 // Axis labels below and left of the current viewport (closer than pllab's, so they stay on the page).
-void draw_axis_labels(const std::string& x_label, const std::string& y_label);
+// y_offset: the y label's distance from the frame in character heights; wider tick labels
+// (four-digit lengths) need more.
+void draw_axis_labels(const std::string& x_label, const std::string& y_label, double y_offset = 4.2);
 
 // Fills the rectangle [x0, x1] x [y0, y1] (world coordinates) with the current colour.
 void fill_rect(double x0, double x1, double y0, double y1);

@@ -103,7 +103,7 @@ void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const
 
   PlotPage page(out, format);
   use_gate_colours();  // blue (0) to red (1)
-  plvpor(0.1, 0.80, 0.11, 0.86);
+  plvpor(0.13, 0.80, 0.11, 0.86);
   plwind(-0.5, double(D.size()) - 0.5, -0.5, double(L.size()) - 0.5);
   for (size_t i = 0; i < L.size(); ++i)
     for (size_t j = 0; j < D.size(); ++j) {
@@ -123,7 +123,7 @@ void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const
     std::snprintf(label, sizeof label, "%lld", (long long)L[i]);
     plmtex("lv", 1.0, (double(i) + 0.5) / double(L.size()), 1.0, label);
   }
-  draw_axis_labels("needle depth", "context length (tokens)");
+  draw_axis_labels("needle depth", "context length (tokens)", 5.5);
   char title[128];
   std::snprintf(title, sizeof title, "Retrieval with duo's pattern at sparsity %.2f", sparsity);
   draw_titles(title, sparsity == 0 ? "sparsity 0: full attention" : "exact match per cell");
