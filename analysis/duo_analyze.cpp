@@ -1,6 +1,7 @@
 // duo-analyze: look at what gate training found and take it elsewhere. Subcommands summary,
-// pattern, export, compare, plot and sweep; reads gate histories, reference pattern directories and
-// our pattern JSON (docs/analysis.md). Only sweep runs the model (on a GPU when there is one).
+// pattern, export, compare, plot, sweep and attention; reads gate histories, reference pattern
+// directories and our pattern JSON (docs/analysis.md). Only sweep and attention run the model (on
+// a GPU when there is one).
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "analysis/attention_command.h"
 #include "analysis/compare.h"
 #include "analysis/export.h"
 #include "analysis/gate_set.h"
@@ -252,7 +254,8 @@ int main(int argc, char** argv) {
   return duo::run_main("duo-analyze", [&]() -> int {
     CLI::App app{
         "duo-analyze: inspect the gates DuoAttention training found, turn them into a deployable pattern of "
-        "retrieval and streaming heads, export it for other runtimes, compare runs, and plot them."};
+        "retrieval and streaming heads, export it for other runtimes, compare runs, and plot them; measure "
+        "how sparse a model can go (sweep) and what its attention maps say about each head (attention)."};
     app.footer(std::string("\n") + kInputHelp + "\nRun 'duo-analyze <subcommand> --help' for each subcommand's options.");
     app.require_subcommand(1);
 
@@ -323,6 +326,7 @@ int main(int argc, char** argv) {
     plot_sel.add_step(plot);
 
     duo::analysis::SweepCommand sweep(app);
+    duo::analysis::AttentionCommand attention(app);
 
     try {
       app.parse(argc, argv);
@@ -340,6 +344,7 @@ int main(int argc, char** argv) {
     if (compare->parsed()) run_compare(input, input_b, compare_sel);
     if (plot->parsed()) run_plot(input, plot_sel, out_dir, plot_formats);
     if (sweep.parsed()) sweep.run();
+    if (attention.parsed()) attention.run();
     return 0;
   });
 }
