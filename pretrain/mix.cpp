@@ -219,9 +219,15 @@ MixSample MixGenerator::mixed_sample(int64_t index) const {
       if (rng.below(2)) {
         fact.before = "\nThe " + ord + " passkey is: " + key + ".\n";
         question.before = "\nWhat is the " + ord + " passkey?\nPasskey: ";
-      } else {  // data/synth's sentences
-        fact.before = "\n\nRemeber this sequence of words, it's the " + ord + " passkey to the vault: " + key + "\n\n";
-        question.before = "\n\nBased on the content of the book, what is the " + ord + " passkey to the vault?\nPasskey: ";
+      } else {  // data/synth's sentences: the reference's
+        namespace ref = synth::reference;
+        auto with_ordinal = [&](std::string_view sentence) {
+          std::string s(sentence);
+          return s.replace(s.find("{ordinal}"), 9, ord);
+        };
+        const std::string sep(ref::separator);
+        fact.before = sep + with_ordinal(ref::needle) + key + sep;
+        question.before = sep + with_ordinal(ref::question) + std::string(ref::answer_prefix);
       }
       question.answer = key;
       question.after = "\n";

@@ -17,13 +17,6 @@
 
 namespace duo {
 
-std::vector<std::string> TrainConfig::Data::default_word_list() {
-  return {"alpha",  "bravo",   "charlie", "delta",  "echo",   "foxtrot", "golf",
-          "hotel",  "india",   "juliett", "kilo",   "lima",   "mike",    "november",
-          "oscar",  "papa",    "quebec",  "romeo",  "sierra", "tango",   "uniform",
-          "victor", "whiskey", "xray",    "yankee", "zulu"};
-}
-
 namespace {
 
 // Where a value came from: a file (with its line) or a --set argument.

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "data/synth/reference_format.h"
+
 namespace duo {
 
 enum class Dtype { bf16, fp16, fp32 };
@@ -41,7 +43,7 @@ struct TrainConfig {
     uint64_t seed = 42;     // passkeys, depths and the order of context lengths
     int64_t num_passkeys = 10;
     int64_t passkey_words = 32;
-    std::vector<std::string> word_list = default_word_list();
+    std::vector<std::string> word_list = synth::reference::nato_alphabet();
     double depth_min = 0.05;
     double depth_max = 0.95;
     // Depths are drawn without replacement from linspace(depth_min, depth_max, depth_count).
@@ -57,15 +59,14 @@ struct TrainConfig {
     // question + answer_prefix, the passkey, separator. A needle is
     // separator + needle + passkey + separator. "{ordinal}" becomes first, second, ...;
     // "{index}" becomes 1, 2, ...
-    std::string prefix = "<|im_start|> This is a very long story book: <book> ";
-    std::string suffix = " </book>.\n\n";
-    std::string separator = "\n\n";
-    // "Remeber" is the reference's spelling; the trained gates are calibrated on it.
-    std::string needle = "Remeber this sequence of words, it's the {ordinal} passkey to the vault: ";
-    std::string question = "Based on the content of the book, what is the {ordinal} passkey to the vault?\n";
-    std::string answer_prefix = "Passkey: ";
+    // Defaults: the reference's sentences (data/synth/reference_format.h).
+    std::string prefix{synth::reference::prefix};
+    std::string suffix{synth::reference::suffix};
+    std::string separator{synth::reference::separator};
+    std::string needle{synth::reference::needle};
+    std::string question{synth::reference::question};
+    std::string answer_prefix{synth::reference::answer_prefix};
     bool operator==(const Data&) const = default;
-    static std::vector<std::string> default_word_list();  // the 26 NATO alphabet words
   } data;
 
   struct Gates {

@@ -43,13 +43,6 @@ void append(std::vector<int32_t>& out, const std::vector<int32_t>& ids) {
 
 }  // namespace
 
-std::vector<std::string> PasskeyConfig::nato_alphabet() {
-  return {"alpha",  "bravo",   "charlie", "delta",  "echo",   "foxtrot", "golf",
-          "hotel",  "india",   "juliett", "kilo",   "lima",   "mike",    "november",
-          "oscar",  "papa",    "quebec",  "romeo",  "sierra", "tango",   "uniform",
-          "victor", "whiskey", "xray",    "yankee", "zulu"};
-}
-
 std::vector<int64_t> context_lengths(int64_t min, int64_t max, int64_t count) {
   std::vector<int64_t> out;
   for (int64_t i = 0; i < count; ++i)

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "synth/haystack.h"
+#include "synth/reference_format.h"
 #include "tokenizer/tokenizer.h"
 
 namespace duo::synth {
@@ -37,14 +38,14 @@ struct PasskeyConfig {
   int64_t context_count = 50;
   bool shuffle = true;  // each epoch visits the context lengths in a new random order
   // "{ordinal}" becomes first, second, ...; "{index}" becomes 1, 2, ...
-  std::string prefix = "<|im_start|> This is a very long story book: <book> ";
-  std::string suffix = " </book>.\n\n";
-  std::string separator = "\n\n";
-  std::string needle = "Remeber this sequence of words, it's the {ordinal} passkey to the vault: ";
-  std::string question = "Based on the content of the book, what is the {ordinal} passkey to the vault?\n";
-  std::string answer_prefix = "Passkey: ";
+  std::string prefix{reference::prefix};
+  std::string suffix{reference::suffix};
+  std::string separator{reference::separator};
+  std::string needle{reference::needle};
+  std::string question{reference::question};
+  std::string answer_prefix{reference::answer_prefix};
 
-  static std::vector<std::string> nato_alphabet();
+  static std::vector<std::string> nato_alphabet() { return reference::nato_alphabet(); }
   bool operator==(const PasskeyConfig&) const = default;
 };
 
