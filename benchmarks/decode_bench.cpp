@@ -103,7 +103,8 @@ double attention_ms(duo::MixedKVCacheAttention& engine, const duo::ModelConfig& 
 void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengths, const at::Device& device) {
   const int64_t D = cfg.head_dim, group = cfg.num_attention_heads / cfg.num_key_value_heads;
   const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(device);
-  std::printf("decode_attention alone (bf16, D %lld, group %lld): variant 0 register loads, 1 cp.async pipeline\n",
+  std::printf("decode_attention alone (bf16, D %lld, group %lld): variants 0 register loads, 1 cp.async pipeline, "
+              "2 register loads + prefetch, 3 tensor cores\n",
               (long long)D, (long long)group);
   std::printf("%-8s %-6s %-8s %10s %10s\n", "length", "heads", "variant", "us/call", "TB/s");
   for (int64_t L : lengths) {
@@ -112,7 +113,7 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
       auto k = at::randn({1, heads, L, D}, opts), v = at::randn({1, heads, L, D}, opts);
       auto q = at::randn({1, heads * group, 1, D}, opts), out = at::empty_like(q);
       auto length = at::full({1}, L, at::TensorOptions().dtype(at::kLong).device(device));
-      for (int variant : {0, 1}) {
+      for (int variant : {0, 1, 2, 3}) {
         duo::kernels::DecodeAttentionOptions opt;
         opt.variant = variant;
         for (int i = 0; i < 3; ++i) duo::kernels::decode_attention(out, q, k, v, length, opt);
@@ -202,6 +203,9 @@ int main(int argc, char** argv) {
                    "decode through DecodeGraph (one CUDA graph per step, the decode-attention kernel); false: "
                    "the eager LlamaModel::forward")
         ->capture_default_str();
+    int attention_variant = -1;
+    app.add_option("--attention-variant", attention_variant,
+                   "decode-attention split kernel (kernels/decode_attention.h); -1: the built-in default");
     bool fused_matvec = true;
     app.add_option("--fused-matvec", fused_matvec,
                    "graph mode: projections through kernels/matvec.h (false: at::linear, cuBLAS)")
@@ -219,10 +223,12 @@ int main(int argc, char** argv) {
     const auto cfg = duo::load_model_config(config_path);
     const auto model = duo::LlamaModel::random(cfg, 0, at::kBFloat16, device);
     at::globalContext().setSDPUseCuDNN(cudnn_sdpa);  // after the model, which turns it off
+    if (attention_variant >= 0) duo::kernels::set_decode_attention_default_variant(attention_variant);
     if (cuda_graph && !duo::DecodeGraph::available(model)) {
       std::printf("CUDA graphs are not available here (build, device or shapes): decoding eagerly\n");
       cuda_graph = false;
     }
+    std::printf("decode-attention variant %d; ", duo::kernels::decode_attention_default_variant());
     std::printf("decode: %s\n", cuda_graph ? (fused_matvec ? "CUDA graph (DecodeGraph), decode-attention and matvec kernels"
                                                             : "CUDA graph (DecodeGraph), decode-attention kernel, cuBLAS projections")
                                            : "eager LlamaModel::forward");

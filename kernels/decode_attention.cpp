@@ -3,6 +3,7 @@
 #include "decode_attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -20,6 +21,8 @@
 
 namespace duo::kernels {
 namespace {
+
+std::atomic<int> default_variant{0};
 
 void check(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("decode_attention: " + what);
@@ -65,7 +68,7 @@ Shapes check_args(const at::Tensor& out, const at::Tensor& q, const DecodeCache&
           "k_new and v_new must be [B, Hq / group, D]");
     check(kn.scalar_type() == q.scalar_type() && vn.scalar_type() == q.scalar_type(), "dtypes differ");
   }
-  check(variant == 0 || variant == 1, "variant must be 0 or 1");
+  check(variant >= -1 && variant <= 3, "variant must be -1 (default) or 0..3");
   return s;
 }
 
@@ -128,6 +131,13 @@ bool kernel_takes(const at::Tensor& out, const at::Tensor& q, const DecodeCache&
 
 }  // namespace
 
+int decode_attention_default_variant() { return default_variant.load(); }
+
+void set_decode_attention_default_variant(int variant) {
+  if (variant < 0 || variant > 3) throw std::invalid_argument("decode_attention: variant must be 0..3");
+  default_variant.store(variant);
+}
+
 bool decode_attention_supported(at::Device device, at::ScalarType dtype, int64_t head_dim, int64_t group) {
 #ifdef DUO_WITH_CUDA
   return device.is_cuda() && (dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16) &&
@@ -147,6 +157,7 @@ void decode_attention(const at::Tensor& out, const at::Tensor& q, const at::Tens
 void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vector<DecodeCache>& caches,
                       int64_t group, double scale, int variant) {
   check(!caches.empty() && caches.size() <= 2, "one or two caches");
+  if (variant < 0) variant = default_variant.load();
   std::vector<Shapes> shapes;
   for (const DecodeCache& c : caches) shapes.push_back(check_args(out, q, c, group, variant));
 #ifdef DUO_WITH_CUDA

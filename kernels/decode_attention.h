@@ -26,10 +26,16 @@ struct DecodeAttentionOptions {
   at::Tensor k_new, v_new;
   double scale = 0;    // softmax scale; 0: 1/√D
   int64_t splits = 0;  // CUDA: CTAs per (batch, cache head) over the keys; 0: sized to the GPU
-  // CUDA: how the split kernel loads keys and values: 0, straight into registers; 1, through a
-  // cp.async pipeline in shared memory (slower on an H200; kept for comparison).
-  int variant = 0;
+  // CUDA: which split kernel (kernels/README.md): 0 scalar, loads straight into registers;
+  // 1 scalar, loads through a cp.async pipeline in shared memory; 2 scalar, loads of the next
+  // iteration in flight during this one's arithmetic; 3 tensor cores (bf16/fp16, D 64 or 128;
+  // variant 0 elsewhere). -1: the process default (decode_attention_default_variant).
+  int variant = -1;
 };
+
+// The variant used where none is asked for; set_... exists for benchmarks comparing them.
+int decode_attention_default_variant();
+void set_decode_attention_default_variant(int variant);
 
 // One cache of a multi-cache call: its tensors, as in decode_attention's arguments and options.
 struct DecodeCache {
@@ -55,7 +61,7 @@ void decode_attention_reference(const at::Tensor& out, const at::Tensor& q, cons
 // launch on CUDA: the same as one decode_attention per cache into the same out. `group` is
 // required; scale and variant as in DecodeAttentionOptions.
 void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vector<DecodeCache>& caches,
-                      int64_t group, double scale = 0, int variant = 0);
+                      int64_t group, double scale = 0, int variant = -1);
 
 // Whether decode_attention runs the CUDA kernel for caches of this device, dtype (float32,
 // float16, bfloat16), head_dim (32, 64, 128) and group (1..8); a cache must also be contiguous

@@ -43,6 +43,7 @@ std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection
   p.x = x.data_ptr();
   p.num = static_cast<int>(ps.size());
   p.swiglu = swiglu;
+  p.min_blocks = 4 * static_cast<int64_t>(at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
   std::vector<at::Tensor> out;
   for (size_t i = 0; i < ps.size(); ++i) {
     p.w[i] = ps[i].weight.data_ptr();

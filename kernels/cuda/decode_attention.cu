@@ -19,6 +19,7 @@
 // launch does not depend on the length: a captured graph replays at any length up to the
 // capacity it was sized for.
 #include <cstring>
+#include <type_traits>
 
 #include "common.cuh"
 
@@ -54,14 +55,22 @@ __device__ inline int cache_of(const DecodeAttentionParams& p, int per_cache0, i
   return 0;
 }
 
-// kAsync = false (variant 0): each thread loads its kUnroll keys and values straight into
-// registers at the top of each iteration. kAsync = true (variant 1): the same 16-byte pieces go
-// through a kStages-deep cp.async ring in shared memory, so each thread keeps two further
-// iterations in flight while it computes on one; every thread reads back only what it copied
-// itself, so no barrier is needed inside the loop. On an H200 variant 0 was faster (3.66 vs
-// 3.30 TB/s on a 500K-key cache): the kernel is not short of loads in flight.
-template <typename T, int D, int G, bool kAsync>
-__global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const __grid_constant__ DecodeAttentionParams p) {
+// How keys and values reach the registers:
+//   variant 0: each thread loads its kUnroll keys and values at the top of each iteration.
+//   variant 1: the same 16-byte pieces go through a kStages-deep cp.async ring in shared
+//     memory, so each thread keeps two further iterations in flight while it computes on one;
+//     every thread reads back only what it copied itself, so no barrier is needed in the loop.
+//   variant 2: like 0, but the next iteration's loads are issued before this one's arithmetic
+//     (double-buffered registers; three CTAs per multiprocessor instead of four).
+template <int kVariant, int G>
+constexpr int min_ctas() {
+  return G >= 8 ? 2 : (kVariant == 2 ? 3 : 4);
+}
+
+template <typename T, int D, int G, int kVariant>
+__global__ void __launch_bounds__(kThreads, min_ctas<kVariant, G>())
+    split_kernel(const __grid_constant__ DecodeAttentionParams p) {
+  constexpr bool kAsync = kVariant == 1;
   using E = Elem<T>;
   constexpr int VEC = E::kVec;
   constexpr int LANES = D / VEC;
@@ -123,6 +132,24 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
     for (int s = 0; s < kStages - 1; ++s) issue(s);
   }
 
+  auto load = [&](int64_t it, uint4 (&kr)[kUnroll], uint4 (&vr)[kUnroll]) {  // variants 0 and 2
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t j = first + it * TILE + u * KPW + sub;
+      if (j < end) {
+        kr[u] = __ldg(reinterpret_cast<const uint4*>(k_base + j * D));
+        vr[u] = __ldg(reinterpret_cast<const uint4*>(v_base + j * D));
+      } else {
+        kr[u] = make_uint4(0, 0, 0, 0);
+        vr[u] = make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+  uint4 next_k[kVariant == 2 ? kUnroll : 1], next_v[kVariant == 2 ? kUnroll : 1];
+  if constexpr (kVariant == 2) {
+    if (n_iter > 0) load(0, next_k, next_v);
+  }
+
   for (int64_t it = 0; it < n_iter; ++it) {
     const int64_t t0 = first + it * TILE;
     uint4 kr[kUnroll], vr[kUnroll];
@@ -134,18 +161,15 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
         kr[u] = *slot(it, u, 0);
         vr[u] = *slot(it, u, 1);
       }
-    } else {
+    } else if constexpr (kVariant == 2) {
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        const int64_t j = t0 + u * KPW + sub;
-        if (j < end) {
-          kr[u] = __ldg(reinterpret_cast<const uint4*>(k_base + j * D));
-          vr[u] = __ldg(reinterpret_cast<const uint4*>(v_base + j * D));
-        } else {
-          kr[u] = make_uint4(0, 0, 0, 0);
-          vr[u] = make_uint4(0, 0, 0, 0);
-        }
+        kr[u] = next_k[u];
+        vr[u] = next_v[u];
       }
+      if (it + 1 < n_iter) load(it + 1, next_k, next_v);
+    } else {
+      load(it, kr, vr);
     }
 
     float s[kUnroll][G];
@@ -169,7 +193,7 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
         for (int g = 0; g < G; ++g) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], off);
     }
 
-    float pr[kUnroll][G];
+    // s becomes the probabilities in place (no second array: registers are the limit here).
 #pragma unroll
     for (int g = 0; g < G; ++g) {
       float mx = -INFINITY;
@@ -178,9 +202,11 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
         if (t0 + u * KPW + sub >= end) s[u][g] = -INFINITY;
         mx = fmaxf(mx, s[u][g]);
       }
+      if (mx == -INFINITY) {  // no valid key for this lane group in this block
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) pr[u][g] = 0.0f;
-      if (mx == -INFINITY) continue;  // no valid key for this lane group in this block
+        for (int u = 0; u < kUnroll; ++u) s[u][g] = 0.0f;
+        continue;
+      }
       const float m_new = fmaxf(m[g], mx);
       const float corr = exp2f(m[g] - m_new);  // 0 while m was -inf
       m[g] = m_new;
@@ -189,8 +215,8 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
       for (int e = 0; e < VEC; ++e) acc[g][e] *= corr;
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        pr[u][g] = exp2f(s[u][g] - m_new);  // 0 for masked keys
-        l[g] += pr[u][g];
+        s[u][g] = exp2f(s[u][g] - m_new);  // 0 for masked keys
+        l[g] += s[u][g];
       }
     }
 #pragma unroll
@@ -200,7 +226,7 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
 #pragma unroll
       for (int g = 0; g < G; ++g)
 #pragma unroll
-        for (int e = 0; e < VEC; ++e) acc[g][e] = fmaf(pr[u][g], vf[e], acc[g][e]);
+        for (int e = 0; e < VEC; ++e) acc[g][e] = fmaf(s[u][g], vf[e], acc[g][e]);
     }
   }
 
@@ -265,6 +291,204 @@ __global__ void __launch_bounds__(kThreads, G >= 8 ? 2 : 4) split_kernel(const _
   }
 }
 
+// ---- variant 3: the same pass on the tensor cores (bf16/fp16, D 64 or 128, group ≤ 8) ------
+//
+// Each warp takes 16 keys per iteration. S = Q·Kᵀ is two mma.m16n8k16 tiles of 8 keys per
+// 16-dim chunk, with the group's query heads as rows 0..group-1 of A (rows 8..15 zero); P·V is
+// one mma per 8 output dims with P (rounded to the dtype, as FlashAttention does) as A. Keys and
+// values go from global memory straight into fragment registers, without shared memory: the
+// reduction order over D is free, so D is permuted such that each thread's K fragments are 4
+// contiguous 16-byte pieces of its key row (dims v·32 + r·8 .. +8, r = lane % 4), and the output
+// dims such that each thread's V fragments are one contiguous run of D/8 dims (dims g·D/8 ..,
+// g = lane / 4) of the four keys it needs. That leaves about 11 instructions per key and warp
+// instead of about 66 for the scalar variants.
+template <typename T>
+struct Mma;
+
+template <>
+struct Mma<__nv_bfloat16> {
+  __device__ static void run(float (&d)[4], uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+  }
+  __device__ static uint32_t pack(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    uint32_t u;
+    memcpy(&u, &v, sizeof(u));
+    return u;
+  }
+};
+
+template <>
+struct Mma<__half> {
+  __device__ static void run(float (&d)[4], uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+  }
+  __device__ static uint32_t pack(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    uint32_t u;
+    memcpy(&u, &v, sizeof(u));
+    return u;
+  }
+};
+
+__device__ inline uint32_t word(const uint4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
+
+template <typename T>
+__device__ inline uint32_t bits2(const T* row, int d) {  // elements d, d+1 as one register, d low
+  const uint16_t* u = reinterpret_cast<const uint16_t*>(row);
+  return static_cast<uint32_t>(u[d]) | (static_cast<uint32_t>(u[d + 1]) << 16);
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads, 3) mma_split_kernel(const __grid_constant__ DecodeAttentionParams p) {
+  static_assert(D == 64 || D == 128, "head_dim");
+  constexpr int NV = D / 32;   // 16-byte pieces of a key row per thread
+  constexpr int NC = D / 16;   // k-chunks of Q·Kᵀ
+  constexpr int DV = D / 8;    // value dims per thread and key = output tiles of 8 dims
+  constexpr int NVV = DV / 8;  // 16-byte pieces of those per key
+  constexpr int WARP_KEYS = 16;
+  constexpr int TILE = kWarps * WARP_KEYS;
+  using M = Mma<T>;
+
+  int local;
+  const DecodeCacheParams& c = p.cache[cache_of(p, p.batch * p.cache[0].heads * p.cache[0].splits, local)];
+  const int split = local % c.splits, head = (local / c.splits) % c.heads, b = local / c.splits / c.heads;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane >> 2, r = lane & 3;  // fragment row (query head of the group) and column pair
+
+  int64_t len = *c.length;
+  len = len < 0 ? 0 : (len > c.capacity ? c.capacity : len);
+  const int kvh = c.kv_heads ? static_cast<int>(c.kv_heads[head]) : head;
+  const int64_t n_tiles = (len + TILE - 1) / TILE;
+  const int64_t per_split = (n_tiles + c.splits - 1) / c.splits;
+  const int64_t start = static_cast<int64_t>(split) * per_split * TILE;
+  const int64_t end = start + per_split * TILE < len ? start + per_split * TILE : len;
+
+  // Q fragments (unscaled; the scale goes on the fp32 scores): chunk 2v uses dims
+  // v·32 + r·8 + 0..3, chunk 2v + 1 dims v·32 + r·8 + 4..7.
+  uint32_t qa[NC][2];
+  {
+    const T* q_row = static_cast<const T*>(p.q) + b * p.q_sb + (kvh * p.group + (g < p.group ? g : 0)) * p.q_sh;
+#pragma unroll
+    for (int v = 0; v < NV; ++v) {
+      const int d = v * 32 + r * 8;
+#pragma unroll
+      for (int w = 0; w < 4; ++w) qa[2 * v + w / 2][w % 2] = g < p.group ? bits2(q_row, d + 2 * w) : 0u;
+    }
+  }
+
+  float o[DV][4];
+#pragma unroll
+  for (int j = 0; j < DV; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+
+  const T* k_base = static_cast<const T*>(c.k) + b * c.k_sb + head * c.k_sh;
+  const T* v_base = static_cast<const T*>(c.v) + b * c.v_sb + head * c.v_sh;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  for (int64_t t0 = start + warp * WARP_KEYS; t0 < end; t0 += TILE) {
+    uint4 kv[2][NV], vv[4][NVV];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t key = t0 + 8 * h + g;
+#pragma unroll
+      for (int v = 0; v < NV; ++v)
+        kv[h][v] = key < end ? __ldg(reinterpret_cast<const uint4*>(k_base + key * D + v * 32 + r * 8)) : zero;
+    }
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      const int64_t key = t0 + 2 * r + (ks & 1) + (ks >> 1) * 8;
+#pragma unroll
+      for (int v = 0; v < NVV; ++v)
+        vv[ks][v] = key < end ? __ldg(reinterpret_cast<const uint4*>(v_base + key * D + g * DV + v * 8)) : zero;
+    }
+
+    float sc[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      sc[h][0] = sc[h][1] = sc[h][2] = sc[h][3] = 0.0f;
+#pragma unroll
+      for (int ch = 0; ch < NC; ++ch) {
+        const uint4& kw = kv[h][ch >> 1];
+        M::run(sc[h], qa[ch][0], qa[ch][1], (ch & 1) ? kw.z : kw.x, (ch & 1) ? kw.w : kw.y);
+      }
+    }
+    // Row g's scores: keys t0 + 2r + {0, 1} (tile 0) and t0 + 8 + 2r + {0, 1} (tile 1).
+    float s[4] = {sc[0][0], sc[0][1], sc[1][0], sc[1][1]};
+    float mx = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t key = t0 + 2 * r + (i & 1) + (i >> 1) * 8;
+      s[i] = key < end ? s[i] * p.scale_log2 : -INFINITY;
+      mx = fmaxf(mx, s[i]);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));  // key t0 < end is valid: mx is finite
+    const float m_new = fmaxf(m, mx);
+    const float corr = exp2f(m - m_new);
+    m = m_new;
+    l *= corr;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      s[i] = exp2f(s[i] - m_new);
+      l += s[i];
+    }
+    const uint32_t pa0 = M::pack(s[0], s[1]), pa2 = M::pack(s[2], s[3]);
+#pragma unroll
+    for (int j = 0; j < DV; ++j) {
+      o[j][0] *= corr;
+      o[j][1] *= corr;
+      const int vec = j >> 3, wi = (j & 7) >> 1;
+      const unsigned sel = (j & 1) ? 0x7632u : 0x5410u;
+      const uint32_t b0 = __byte_perm(word(vv[0][vec], wi), word(vv[1][vec], wi), sel);
+      const uint32_t b1 = __byte_perm(word(vv[2][vec], wi), word(vv[3][vec], wi), sel);
+      M::run(o[j], pa0, pa2, b0, b1);
+    }
+  }
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+
+  // Merge the warps; thread (g, r) holds row g's dims 2r·DV + j and (2r + 1)·DV + j.
+  __shared__ float sm_m[kWarps][8], sm_l[kWarps][8];
+  __shared__ float sm_acc[kWarps][8][D];
+  if (g < p.group) {
+    if (r == 0) {
+      sm_m[warp][g] = m;
+      sm_l[warp][g] = l;
+    }
+#pragma unroll
+    for (int j = 0; j < DV; ++j) {
+      sm_acc[warp][g][2 * r * DV + j] = o[j][0];
+      sm_acc[warp][g][(2 * r + 1) * DV + j] = o[j][1];
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < p.group * D; idx += kThreads) {
+    const int gg = idx / D, d = idx % D;
+    float mw = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mw = fmaxf(mw, sm_m[w][gg]);
+    float L = 0.0f, A = 0.0f;
+    if (mw != -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        if (sm_m[w][gg] == -INFINITY) continue;
+        const float f = exp2f(sm_m[w][gg] - mw);
+        L += sm_l[w][gg] * f;
+        A += sm_acc[w][gg][d] * f;
+      }
+    }
+    const int64_t row = ((static_cast<int64_t>(b) * c.heads + head) * p.group + gg) * c.splits + split;
+    c.partial_o[row * D + d] = L > 0.0f ? A / L : 0.0f;
+    if (d == 0) c.partial_lse[row] = L > 0.0f ? mw + log2f(L) : -INFINITY;
+  }
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const __grid_constant__ DecodeAttentionParams p) {
   using E = Elem<T>;
@@ -322,24 +546,45 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const __grid_c
   }
 }
 
+// Whether variant 3 (tensor cores) takes this dtype, head_dim and group; else variant 0 runs.
+template <typename T, int D>
+constexpr bool mma_takes() {
+  return !std::is_same<T, float>::value && (D == 64 || D == 128);
+}
+
 template <typename T, int D, int G>
 cudaError_t launch_split(const DecodeAttentionParams& p, cudaStream_t stream) {
   unsigned blocks = 0;
   for (int i = 0; i < p.num_caches; ++i) blocks += p.batch * p.cache[i].heads * p.cache[i].splits;
-  if (p.variant == 0)
-    split_kernel<T, D, G, false><<<blocks, kThreads, 0, stream>>>(p);
+  if constexpr (mma_takes<T, D>() && G <= 8) {
+    if (p.variant == 3) {
+      mma_split_kernel<T, D><<<blocks, kThreads, 0, stream>>>(p);
+      return cudaGetLastError();
+    }
+  }
+  if (p.variant == 1)
+    split_kernel<T, D, G, 1><<<blocks, kThreads, kAsyncSmemBytes, stream>>>(p);
+  else if (p.variant == 2)
+    split_kernel<T, D, G, 2><<<blocks, kThreads, 0, stream>>>(p);
   else
-    split_kernel<T, D, G, true><<<blocks, kThreads, kAsyncSmemBytes, stream>>>(p);
+    split_kernel<T, D, G, 0><<<blocks, kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 
 template <typename T, int D, int G>
 int occupancy_g(int variant) {
   int n = 0;
+  if constexpr (mma_takes<T, D>() && G <= 8) {
+    if (variant == 3) {
+      const cudaError_t err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, mma_split_kernel<T, D>, kThreads, 0);
+      return err == cudaSuccess && n > 0 ? n : 1;
+    }
+  }
   const cudaError_t err =
-      variant == 0 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, split_kernel<T, D, G, false>, kThreads, 0)
-                   : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, split_kernel<T, D, G, true>, kThreads,
-                                                                   kAsyncSmemBytes);
+      variant == 1   ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, split_kernel<T, D, G, 1>, kThreads,
+                                                                     kAsyncSmemBytes)
+      : variant == 2 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, split_kernel<T, D, G, 2>, kThreads, 0)
+                     : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, split_kernel<T, D, G, 0>, kThreads, 0);
   return err == cudaSuccess && n > 0 ? n : 1;
 }
 
@@ -389,7 +634,7 @@ int decode_attention_ctas_per_sm(DType dtype, int head_dim, int group, int varia
 }
 
 cudaError_t launch_decode_attention(const DecodeAttentionParams& p, cudaStream_t stream) {
-  if (p.group < 1 || p.group > 8 || p.variant < 0 || p.variant > 1 || p.num_caches < 1 ||
+  if (p.group < 1 || p.group > 8 || p.variant < 0 || p.variant > 3 || p.num_caches < 1 ||
       p.num_caches > kMaxDecodeCaches || p.batch < 1)
     return cudaErrorInvalidValue;
   for (int i = 0; i < p.num_caches; ++i)

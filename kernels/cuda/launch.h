@@ -36,7 +36,8 @@ struct DecodeAttentionParams {
   int head_dim;  // D: 32, 64 or 128
   int batch;     // B
   int group;     // query heads per KV head (1..8)
-  int variant;   // 0: loads straight to registers; 1: pipelined through shared memory (cp.async)
+  int variant;   // split kernel: 0 register loads; 1 cp.async pipeline; 2 registers + prefetch;
+                 // 3 tensor cores (bf16/fp16, D 64/128, group <= 8; variant 0 otherwise)
   float scale_log2;  // softmax scale × log2(e)
   const void* q;     // [B, Hq, D]: element (b, h, d) at b * q_sb + h * q_sh + d
   int64_t q_sb, q_sh;
@@ -87,6 +88,7 @@ struct MatvecParams {
   const void* bias[3];  // optional
   void* out[3];         // with swiglu: out[0] only
   int64_t n[3];
+  int64_t min_blocks;   // fewest CTAs worth launching (4 per multiprocessor)
 };
 cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream);
 

@@ -1,5 +1,5 @@
 // Matrix-vector products of a decode step (one token: x is a single row), read at memory
-// bandwidth: each warp computes kRows dot products of K elements; lanes stride over the rows in
+// bandwidth: each warp computes one or two dot products of K elements; lanes stride over the rows in
 // 16-byte pieces (a warp's load instruction reads 512 contiguous bytes of one weight row), with
 // kUnroll pieces of every row and of x in flight per lane before any is used. Weights are read
 // with evict-first loads (read once per step), x through the read-only cache (every warp reads
@@ -12,10 +12,11 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kRows = 2;
 constexpr int kUnroll = 8;
 
-template <typename T, bool kSwiglu>
+// kRows: dot products per warp (2 shares each x piece between two rows; 1 gives twice the
+// warps, for matrices with few rows and long ones, such as the down projection).
+template <typename T, bool kSwiglu, int kRows>
 __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant__ MatvecParams p) {
   using E = Elem<T>;
   constexpr int VEC = E::kVec;
@@ -107,15 +108,19 @@ cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream) {
   if (p.num < 1 || p.num > 3 || (p.swiglu && (p.num != 2 || p.n[0] != p.n[1]))) return cudaErrorInvalidValue;
   int64_t total = 0;
   for (int i = 0; i < p.num; ++i) total += p.n[i];
-  const int64_t warps = p.swiglu ? p.n[0] : (total + kRows - 1) / kRows;
+  // Two rows per warp unless that leaves fewer than min_blocks CTAs.
+  const bool two = p.swiglu || (total + 2 * kWarps - 1) / (2 * kWarps) >= p.min_blocks;
+  const int64_t warps = p.swiglu ? p.n[0] : (two ? (total + 1) / 2 : total);
   const int64_t blocks = (warps + kWarps - 1) / kWarps;
   if (blocks == 0) return cudaSuccess;
   return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
     if (p.swiglu)
-      matvec_kernel<T, true><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+      matvec_kernel<T, true, 2><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+    else if (two)
+      matvec_kernel<T, false, 2><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
     else
-      matvec_kernel<T, false><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+      matvec_kernel<T, false, 1><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
     return cudaGetLastError();
   });
 }

@@ -202,12 +202,13 @@ struct Case {
   at::ScalarType dtype;
   int64_t D, group, len, splits;
   bool map, extra;
+  int variant = 0;
 };
 
 std::string describe(const Case& c) {
   return std::string(c10::toString(c.dtype)) + " D=" + std::to_string(c.D) + " group=" + std::to_string(c.group) +
          " len=" + std::to_string(c.len) + " splits=" + std::to_string(c.splits) + " map=" + std::to_string(c.map) +
-         " extra=" + std::to_string(c.extra);
+         " extra=" + std::to_string(c.extra) + " variant=" + std::to_string(c.variant);
 }
 
 // Runs one case on the GPU and on the CPU reference in float64; returns the relative error.
@@ -219,6 +220,7 @@ double run_case(const Case& c) {
   auto k = at::randn({B, Hkv, cap, c.D}, opts), v = at::randn({B, Hkv, cap, c.D}, opts);
   DecodeAttentionOptions opt, ref;
   opt.splits = c.splits;
+  opt.variant = c.variant;
   at::Tensor kc = k, vc = v;
   if (c.map) {  // a cache of KV heads 2 and 0
     opt.kv_heads = at::tensor(std::vector<int64_t>{2, 0}, at::kLong).to(dev);
@@ -253,13 +255,14 @@ TEST(DecodeAttentionCuda, MatchesTheReference) {
     for (int64_t D : {32, 64, 128})
       for (int64_t group : {1, 3, 4, 8}) {
         ASSERT_TRUE(decode_attention_supported(at::Device(at::kCUDA, 0), dtype, D, group));
-        for (Case c : {Case{dtype, D, group, 1, 0, false, false}, Case{dtype, D, group, 37, 0, true, true},
-                       Case{dtype, D, group, 1000, 3, false, true}, Case{dtype, D, group, 4099, 0, true, false},
-                       Case{dtype, D, group, 300, 64, false, false}, Case{dtype, D, group, 0, 5, true, true}}) {
-          c.dtype = dtype;
-          const double err = run_case(c);
-          EXPECT_LT(err, tolerance(dtype)) << describe(c);
-        }
+        for (int variant : {0, 1, 2, 3})
+          for (Case c : {Case{dtype, D, group, 1, 0, false, false}, Case{dtype, D, group, 37, 0, true, true},
+                         Case{dtype, D, group, 1000, 3, false, true}, Case{dtype, D, group, 4099, 0, true, false},
+                         Case{dtype, D, group, 300, 64, false, false}, Case{dtype, D, group, 0, 5, true, true}}) {
+            c.variant = variant;
+            const double err = run_case(c);
+            EXPECT_LT(err, tolerance(dtype)) << describe(c);
+          }
       }
 }
 
@@ -267,7 +270,10 @@ TEST(DecodeAttentionCuda, LongCacheManySplits) {
   if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
   at::manual_seed(5);
-  EXPECT_LT(run_case({at::kBFloat16, 128, 4, 200003, 0, false, false}), 1e-2);
+  for (int variant : {0, 1, 2, 3}) {
+    EXPECT_LT(run_case({at::kBFloat16, 128, 4, 200003, 0, false, false, variant}), 1e-2) << variant;
+    EXPECT_LT(run_case({at::kHalf, 64, 8, 70001, 0, true, true, variant}), 2e-3) << variant;
+  }
   EXPECT_LT(run_case({at::kFloat, 128, 4, 65536, 0, true, true}), 1e-4);
 }
 
@@ -289,8 +295,6 @@ TEST(DecodeAttentionCuda, TwoCachesInOneLaunch) {
     b.kv_heads = at::tensor(std::vector<int64_t>{1}, at::kLong).to(dev);
     a.k_new = b.k_new = at::randn({B, 3, 1, D}, opts);
     a.v_new = b.v_new = at::randn({B, 3, 1, D}, opts);
-    auto out = at::full({B, Hq, 1, D}, kNaN, opts);
-    decode_attention(out, q, {a, b}, group);
     auto want = at::full({B, Hq, 1, D}, kNaN, at::kDouble);
     auto cpu = [](const at::Tensor& t) { return t.cpu().to(t.is_floating_point() ? at::kDouble : t.scalar_type()); };
     for (const DecodeCache* c : {&a, &b}) {
@@ -301,7 +305,11 @@ TEST(DecodeAttentionCuda, TwoCachesInOneLaunch) {
       opt.v_new = cpu(c->v_new);
       decode_attention_reference(want, cpu(q), cpu(c->k_cache), cpu(c->v_cache), cpu(c->length), opt);
     }
-    EXPECT_LT(rel_err(out, want), tolerance(dtype)) << c10::toString(dtype);
+    for (int variant : {0, 3}) {
+      auto out = at::full({B, Hq, 1, D}, kNaN, opts);
+      decode_attention(out, q, {a, b}, group, 0, variant);
+      EXPECT_LT(rel_err(out, want), tolerance(dtype)) << c10::toString(dtype) << " variant " << variant;
+    }
   }
 }
 
@@ -343,6 +351,10 @@ TEST(MatvecCuda, MatchesLinear) {
       EXPECT_LT(rel_err(out[0], ref(w1, {})), tolerance(dtype)) << what;
       EXPECT_LT(rel_err(out[1], ref(w2, b2)), tolerance(dtype)) << what;
       EXPECT_LT(rel_err(out[2], ref(w3, {})), tolerance(dtype)) << what;
+      if (K == 4096) {  // enough rows for two rows per warp
+        auto wbig = at::randn({20000, K}, opts) * 0.05;
+        EXPECT_LT(rel_err(matvec(x, {{wbig, {}}})[0], ref(wbig, {})), tolerance(dtype)) << what;
+      }
       auto wu = at::randn({1000, K}, opts) * 0.05;
       auto sw = matvec_swiglu(x, {w1, {}}, {wu, {}});
       auto want = at::silu(ref(w1, {})) * ref(wu, {});

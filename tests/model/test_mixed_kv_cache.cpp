@@ -10,6 +10,7 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include "kernels/decode_attention.h"
 #include "model/chunked_prefill.h"
 #include "model/decode_graph.h"
 #include "model/generate.h"
@@ -175,38 +176,46 @@ TEST(MixedKVCache, DevicePositionStepsEqualTheOrdinaryPathOnCpu) {
   }
 }
 
-// On a GPU: the captured graph, replayed per token, against the ordinary eager path, at a
-// head_dim the kernels take (32, as the built-in tiny model), in float32 and bfloat16.
+// On a GPU: the captured graph, replayed per token, against the ordinary eager path, at head
+// dims the kernels take (32 as the built-in tiny model, 64), in float32 and bfloat16, with the
+// fused matvec kernels and with cuBLAS, and with the scalar and the tensor-core attention.
 TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  auto cfg = tiny_gqa_config();
-  cfg.hidden_size = 128;
-  cfg.num_attention_heads = 4;
-  cfg.head_dim = 32;
-  cfg.intermediate_size = 256;
-  for (auto dtype : {at::kFloat, at::kBFloat16}) {
-    auto model = LlamaModel::random(cfg, 8, dtype, at::Device(at::kCUDA, 0));
-    ASSERT_TRUE(DecodeGraph::available(model));
-    at::manual_seed(12);
-    auto prompt = at::randint(0, 61, {1, 40}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
-    for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12)})
-    for (bool fused_matvec : {true, false}) {
-      SCOPED_TRACE(std::string(c10::toString(dtype)) + (fused_matvec ? " fused matvec" : " cuBLAS"));
-      auto r = compare_decoding(model, pattern, prompt, 24, 16, {true, fused_matvec});
-      EXPECT_TRUE(r.captured);
-      EXPECT_EQ(r.replays, 23);
-      EXPECT_EQ(r.plain_steps, 0);
-      if (dtype == at::kFloat) {
-        EXPECT_LT(r.max_logit_gap, 1e-3);
-        EXPECT_EQ(r.graph_tokens, r.eager_tokens);
-      } else {
-        EXPECT_LT(r.max_logit_gap, 0.1);  // bf16 logits of magnitude ~1; reductions differ
-        int same = 0;
-        for (size_t i = 0; i < r.eager_tokens.size(); ++i) same += r.eager_tokens[i] == r.graph_tokens[i];
-        EXPECT_GE(same, 20);
-      }
+  const int saved_variant = kernels::decode_attention_default_variant();
+  for (int64_t D : {32, 64}) {
+    auto cfg = tiny_gqa_config();
+    cfg.num_attention_heads = 4;
+    cfg.head_dim = D;
+    cfg.hidden_size = 4 * D;
+    cfg.intermediate_size = 8 * D;
+    for (auto dtype : {at::kFloat, at::kBFloat16}) {
+      auto model = LlamaModel::random(cfg, 8, dtype, at::Device(at::kCUDA, 0));
+      ASSERT_TRUE(DecodeGraph::available(model));
+      at::manual_seed(12);
+      auto prompt = at::randint(0, 61, {1, 40}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
+      for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12)})
+        for (bool fused_matvec : {true, false})
+          for (int variant : {0, 3}) {
+            kernels::set_decode_attention_default_variant(variant);
+            SCOPED_TRACE("D " + std::to_string(D) + " " + c10::toString(dtype) +
+                         (fused_matvec ? " fused matvec" : " cuBLAS") + " variant " + std::to_string(variant));
+            auto r = compare_decoding(model, pattern, prompt, 24, 16, {true, fused_matvec});
+            EXPECT_TRUE(r.captured);
+            EXPECT_EQ(r.replays, 23);
+            EXPECT_EQ(r.plain_steps, 0);
+            if (dtype == at::kFloat && variant == 0) {
+              EXPECT_LT(r.max_logit_gap, 1e-3);
+              EXPECT_EQ(r.graph_tokens, r.eager_tokens);
+            } else {  // bf16 activations, or P rounded to bf16 in the tensor-core kernel
+              EXPECT_LT(r.max_logit_gap, 0.1);
+              int same = 0;
+              for (size_t i = 0; i < r.eager_tokens.size(); ++i) same += r.eager_tokens[i] == r.graph_tokens[i];
+              EXPECT_GE(same, 20);
+            }
+          }
     }
   }
+  kernels::set_decode_attention_default_variant(saved_variant);
 }
 
 }  // namespace
