@@ -49,6 +49,7 @@ Shapes check_args(const at::Tensor& out, const at::Tensor& q, const DecodeCache&
   s.Hc = c.k_cache.size(1);
   s.capacity = c.k_cache.size(2);
   check(c.k_cache.size(0) == s.B && c.k_cache.size(3) == s.D, "cache shape does not match q");
+  check(s.capacity < (int64_t{1} << 31) - 4096, "capacity must be below 2^31 positions");
   check(o3.sizes() == q3.sizes() && out.scalar_type() == q.scalar_type(), "out must match q");
   check(c.k_cache.scalar_type() == q.scalar_type() && c.v_cache.scalar_type() == q.scalar_type(), "dtypes differ");
   check(c.length.defined() && c.length.numel() == 1 && c.length.scalar_type() == at::kLong &&

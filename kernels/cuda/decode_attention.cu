@@ -86,13 +86,14 @@ __global__ void __launch_bounds__(kThreads, min_ctas<kVariant, G>())
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int sub = lane / LANES, dl = lane % LANES;
 
-  int64_t len = *c.length;
-  len = len < 0 ? 0 : (len > c.capacity ? c.capacity : len);
+  // Key indices fit in 32 bits (capacity < 2^31, checked by the wrapper): fewer registers.
+  const int64_t len64 = *c.length;
+  const int len = static_cast<int>(len64 < 0 ? 0 : (len64 > c.capacity ? c.capacity : len64));
   const int kvh = c.kv_heads ? static_cast<int>(c.kv_heads[head]) : head;
-  const int64_t n_tiles = (len + TILE - 1) / TILE;
-  const int64_t per_split = (n_tiles + c.splits - 1) / c.splits;
-  const int64_t start = static_cast<int64_t>(split) * per_split * TILE;
-  const int64_t end = start + per_split * TILE < len ? start + per_split * TILE : len;
+  const int n_tiles = (len + TILE - 1) / TILE;
+  const int per_split = (n_tiles + c.splits - 1) / c.splits;
+  const int start = split * per_split * TILE;
+  const int end = start + per_split * TILE < len ? start + per_split * TILE : len;
 
   float q[G][VEC];
   const T* q_row = static_cast<const T*>(p.q) + b * p.q_sb;
@@ -114,16 +115,16 @@ __global__ void __launch_bounds__(kThreads, min_ctas<kVariant, G>())
 
   const T* k_base = static_cast<const T*>(c.k) + b * c.k_sb + head * c.k_sh + dl * VEC;
   const T* v_base = static_cast<const T*>(c.v) + b * c.v_sb + head * c.v_sh + dl * VEC;
-  const int64_t first = start + warp * WARP_KEYS;  // this warp's keys: [first + it·TILE, +WARP_KEYS)
-  const int64_t n_iter = first < end ? (end - first + TILE - 1) / TILE : 0;
-  auto slot = [&](int64_t it, int u, int kv) { return smem + ((it % kStages * kUnroll + u) * 2 + kv) * kThreads + threadIdx.x; };
-  auto issue = [&](int64_t it) {  // kAsync: start the copies of iteration it (zero-fill past the end)
+  const int first = start + warp * WARP_KEYS;  // this warp's keys: [first + it·TILE, +WARP_KEYS)
+  const int n_iter = first < end ? (end - first + TILE - 1) / TILE : 0;
+  auto slot = [&](int it, int u, int kv) { return smem + ((it % kStages * kUnroll + u) * 2 + kv) * kThreads + threadIdx.x; };
+  auto issue = [&](int it) {  // kAsync: start the copies of iteration it (zero-fill past the end)
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = first + it * TILE + u * KPW + sub;
+      const int j = first + it * TILE + u * KPW + sub;
       const bool ok = it < n_iter && j < end;
-      cp_async16(slot(it, u, 0), ok ? k_base + j * D : k_base, ok ? 16 : 0);
-      cp_async16(slot(it, u, 1), ok ? v_base + j * D : v_base, ok ? 16 : 0);
+      cp_async16(slot(it, u, 0), ok ? k_base + static_cast<int64_t>(j) * D : k_base, ok ? 16 : 0);
+      cp_async16(slot(it, u, 1), ok ? v_base + static_cast<int64_t>(j) * D : v_base, ok ? 16 : 0);
     }
     cp_async_commit();
   };
@@ -132,13 +133,13 @@ __global__ void __launch_bounds__(kThreads, min_ctas<kVariant, G>())
     for (int s = 0; s < kStages - 1; ++s) issue(s);
   }
 
-  auto load = [&](int64_t it, uint4 (&kr)[kUnroll], uint4 (&vr)[kUnroll]) {  // variants 0 and 2
+  auto load = [&](int it, uint4 (&kr)[kUnroll], uint4 (&vr)[kUnroll]) {  // variants 0 and 2
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t j = first + it * TILE + u * KPW + sub;
+      const int j = first + it * TILE + u * KPW + sub;
       if (j < end) {
-        kr[u] = __ldg(reinterpret_cast<const uint4*>(k_base + j * D));
-        vr[u] = __ldg(reinterpret_cast<const uint4*>(v_base + j * D));
+        kr[u] = __ldg(reinterpret_cast<const uint4*>(k_base + static_cast<int64_t>(j) * D));
+        vr[u] = __ldg(reinterpret_cast<const uint4*>(v_base + static_cast<int64_t>(j) * D));
       } else {
         kr[u] = make_uint4(0, 0, 0, 0);
         vr[u] = make_uint4(0, 0, 0, 0);
@@ -150,8 +151,8 @@ __global__ void __launch_bounds__(kThreads, min_ctas<kVariant, G>())
     if (n_iter > 0) load(0, next_k, next_v);
   }
 
-  for (int64_t it = 0; it < n_iter; ++it) {
-    const int64_t t0 = first + it * TILE;
+  for (int it = 0; it < n_iter; ++it) {
+    const int t0 = first + it * TILE;
     uint4 kr[kUnroll], vr[kUnroll];
     if constexpr (kAsync) {
       issue(it + kStages - 1);
@@ -362,13 +363,13 @@ __global__ void __launch_bounds__(kThreads, 3) mma_split_kernel(const __grid_con
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane >> 2, r = lane & 3;  // fragment row (query head of the group) and column pair
 
-  int64_t len = *c.length;
-  len = len < 0 ? 0 : (len > c.capacity ? c.capacity : len);
+  const int64_t len64 = *c.length;
+  const int len = static_cast<int>(len64 < 0 ? 0 : (len64 > c.capacity ? c.capacity : len64));
   const int kvh = c.kv_heads ? static_cast<int>(c.kv_heads[head]) : head;
-  const int64_t n_tiles = (len + TILE - 1) / TILE;
-  const int64_t per_split = (n_tiles + c.splits - 1) / c.splits;
-  const int64_t start = static_cast<int64_t>(split) * per_split * TILE;
-  const int64_t end = start + per_split * TILE < len ? start + per_split * TILE : len;
+  const int n_tiles = (len + TILE - 1) / TILE;
+  const int per_split = (n_tiles + c.splits - 1) / c.splits;
+  const int start = split * per_split * TILE;
+  const int end = start + per_split * TILE < len ? start + per_split * TILE : len;
 
   // Q fragments (unscaled; the scale goes on the fp32 scores): chunk 2v uses dims
   // v·32 + r·8 + 0..3, chunk 2v + 1 dims v·32 + r·8 + 4..7.
@@ -391,21 +392,21 @@ __global__ void __launch_bounds__(kThreads, 3) mma_split_kernel(const __grid_con
   const T* k_base = static_cast<const T*>(c.k) + b * c.k_sb + head * c.k_sh;
   const T* v_base = static_cast<const T*>(c.v) + b * c.v_sb + head * c.v_sh;
   const uint4 zero = make_uint4(0, 0, 0, 0);
-  for (int64_t t0 = start + warp * WARP_KEYS; t0 < end; t0 += TILE) {
+  for (int t0 = start + warp * WARP_KEYS; t0 < end; t0 += TILE) {
     uint4 kv[2][NV], vv[4][NVV];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int64_t key = t0 + 8 * h + g;
+      const int key = t0 + 8 * h + g;
+      const T* row = k_base + static_cast<int64_t>(key) * D + r * 8;
 #pragma unroll
-      for (int v = 0; v < NV; ++v)
-        kv[h][v] = key < end ? __ldg(reinterpret_cast<const uint4*>(k_base + key * D + v * 32 + r * 8)) : zero;
+      for (int v = 0; v < NV; ++v) kv[h][v] = key < end ? __ldg(reinterpret_cast<const uint4*>(row + v * 32)) : zero;
     }
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks) {
-      const int64_t key = t0 + 2 * r + (ks & 1) + (ks >> 1) * 8;
+      const int key = t0 + 2 * r + (ks & 1) + (ks >> 1) * 8;
+      const T* row = v_base + static_cast<int64_t>(key) * D + g * DV;
 #pragma unroll
-      for (int v = 0; v < NVV; ++v)
-        vv[ks][v] = key < end ? __ldg(reinterpret_cast<const uint4*>(v_base + key * D + g * DV + v * 8)) : zero;
+      for (int v = 0; v < NVV; ++v) vv[ks][v] = key < end ? __ldg(reinterpret_cast<const uint4*>(row + v * 8)) : zero;
     }
 
     float sc[2][4];
@@ -423,7 +424,7 @@ __global__ void __launch_bounds__(kThreads, 3) mma_split_kernel(const __grid_con
     float mx = -INFINITY;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int64_t key = t0 + 2 * r + (i & 1) + (i >> 1) * 8;
+      const int key = t0 + 2 * r + (i & 1) + (i >> 1) * 8;
       s[i] = key < end ? s[i] * p.scale_log2 : -INFINITY;
       mx = fmaxf(mx, s[i]);
     }
