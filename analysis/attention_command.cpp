@@ -314,8 +314,8 @@ void AttentionCommand::run() const {
   for (int64_t len : lengths) lengths_text += (lengths_text.empty() ? "" : ", ") + std::to_string(len);
   std::vector<std::string> subtitles = {
       std::to_string(total.samples) + " samples of " + lengths_text + " tokens (seed " + std::to_string(o.seed) +
-          "), " + std::to_string(total.rows) + " answer tokens; window: sink " + std::to_string(sink) + " + recent " +
-          std::to_string(recent),
+          "), " + std::to_string(total.rows) + " answer tokens",
+      "window: sink " + std::to_string(sink) + " + recent " + std::to_string(recent) + " tokens",
       "outlined: the top " + fmt("%.0f", (1 - o.sparsity) * 100) +
           "% of KV heads by each measure; attention spread evenly would score " +
           fmt("%.3f", total.uniform_retrieval_score()) + " / " + fmt("%.3f", total.uniform_outside_window_mass())};

@@ -34,7 +34,8 @@ void plot_head_panels(const std::filesystem::path& out, ImageFormat format, int 
   plvpor(left, right, bottom, 0.83);
   plcol0(kBlack);
   plschr(0, 1.2);
-  plmtex("t", subtitles.size() > 1 ? 3.6 : 2.6, 0.5, 0.5, title.c_str());
+  // The title sits above the subtitle lines, each 1.5 (small) character heights apart.
+  plmtex("t", subtitles.empty() ? 1.5 : 2.4 + 1.2 * double(subtitles.size() - 1), 0.5, 0.5, title.c_str());
   plschr(0, 0.8);
   for (size_t i = 0; i < subtitles.size(); ++i)
     plmtex("t", 1.2 + 1.5 * double(subtitles.size() - 1 - i), 0.5, 0.5, subtitles[i].c_str());
