@@ -17,6 +17,7 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include "cuda/launch.h"
+#include "cuda_dtype.h"
 #endif
 
 namespace duo::kernels {
@@ -94,14 +95,6 @@ DecodeCache as_cache(const at::Tensor& k_cache, const at::Tensor& v_cache, const
 }
 
 #ifdef DUO_WITH_CUDA
-cuda::DType to_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return cuda::DType::Float32;
-    case at::kHalf: return cuda::DType::Float16;
-    default: return cuda::DType::BFloat16;
-  }
-}
-
 int ctas_per_sm(at::ScalarType dtype, int64_t head_dim, int64_t group, int variant) {
   static std::mutex mu;
   static std::map<std::tuple<int, int64_t, int64_t, int, int>, int> cache;

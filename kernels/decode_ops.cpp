@@ -10,6 +10,7 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include "cuda/launch.h"
+#include "cuda_dtype.h"
 #endif
 
 namespace duo::kernels {
@@ -21,13 +22,6 @@ bool kernel_dtype(const at::Tensor& t) {
   return t.is_cuda() && (d == at::kFloat || d == at::kHalf || d == at::kBFloat16);
 }
 
-cuda::DType to_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return cuda::DType::Float32;
-    case at::kHalf: return cuda::DType::Float16;
-    default: return cuda::DType::BFloat16;
-  }
-}
 #endif
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include "cuda/launch.h"
+#include "cuda_dtype.h"
 #endif
 
 namespace duo::kernels {
@@ -21,14 +22,6 @@ at::Tensor linear(const at::Tensor& x, const Projection& p) {
 }
 
 #ifdef DUO_WITH_CUDA
-cuda::DType to_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return cuda::DType::Float32;
-    case at::kHalf: return cuda::DType::Float16;
-    default: return cuda::DType::BFloat16;
-  }
-}
-
 std::vector<int64_t> out_shape(const at::Tensor& x, int64_t n) {
   auto shape = x.sizes().vec();
   shape.back() = n;
