@@ -34,6 +34,25 @@ std::string pretrain_command(const fs::path& dir, const std::string& extra) {
          " --set eval.batch=2 " + extra;
 }
 
+// transformers loads the checkpoint `model`, tokenizes `text` as duo does and continues it with
+// the same `n` greedy tokens as duo (fp32 both).
+void expect_generates_like_transformers(const fs::path& model_dir, const std::string& text, int n,
+                                        const fs::path& scratch) {
+  const std::vector<int32_t> ids32 = Tokenizer::from_dir(model_dir).encode(text);
+  const std::vector<int64_t> prompt(ids32.begin(), ids32.end());
+  std::string joined;
+  for (int64_t id : prompt) joined += (joined.empty() ? "" : ",") + std::to_string(id);
+  const auto py = test::run_command(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") +
+                                    "/tests/pretrain/check_hf_checkpoint.py " + model_dir.string() + " " + joined +
+                                    " " + std::to_string(n) + " '" + text + "'", scratch);
+  ASSERT_EQ(py.code, 0) << py.out << py.err;
+  const auto ref = nlohmann::json::parse(py.out);
+  EXPECT_EQ(ref["encoded"].get<std::vector<int32_t>>(), ids32) << "transformers' tokenizer disagrees with duo's";
+  const LlamaModel model = LlamaModel::load(model_dir, at::kFloat, at::kCPU);
+  const Generation g = generate_greedy(model, prompt, {.max_new_tokens = n, .stop_at_eos = false});
+  EXPECT_EQ(g.tokens, ref["generated"].get<std::vector<int64_t>>());
+}
+
 TEST(DuoPretrain, SmokeRunLoadsInTransformersAndGeneratesLikeDuo) {
   const fs::path dir = test::scratch_dir();
   test::spit(dir / "haystack.txt", test::synthetic_haystack(1500));
@@ -55,25 +74,7 @@ TEST(DuoPretrain, SmokeRunLoadsInTransformersAndGeneratesLikeDuo) {
   EXPECT_EQ(eval.rfind("length,correct,total,accuracy\n320,", 0), 0u) << eval;
   EXPECT_NE(eval.find("\n512,"), std::string::npos) << eval;
 
-  // The same greedy continuation from transformers and from duo (fp32 both).
-  const Tokenizer tok = Tokenizer::from_dir(out);
-  const std::string text = "And the shepherd walked to the river";
-  const std::vector<int32_t> ids32 = tok.encode(text);
-  const std::vector<int64_t> prompt(ids32.begin(), ids32.end());
-  std::string joined;
-  for (int64_t id : prompt) {
-    if (!joined.empty()) joined += ',';
-    joined += std::to_string(id);
-  }
-  const auto py = test::run_command(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") +
-                                    "/tests/pretrain/check_hf_checkpoint.py " + out.string() + " " + joined +
-                                    " 24 '" + text + "'", dir);
-  ASSERT_EQ(py.code, 0) << py.out << py.err;
-  const auto ref = nlohmann::json::parse(py.out);
-  EXPECT_EQ(ref["encoded"].get<std::vector<int32_t>>(), ids32) << "transformers' tokenizer disagrees with duo's";
-  const LlamaModel model = LlamaModel::load(out, at::kFloat, at::kCPU);
-  const Generation g = generate_greedy(model, prompt, {.max_new_tokens = 24, .stop_at_eos = false});
-  EXPECT_EQ(g.tokens, ref["generated"].get<std::vector<int64_t>>());
+  expect_generates_like_transformers(out, "And the shepherd walked to the river", 24, dir);
 }
 
 // SIGTERM (what `timeout` sends) ends a run after the current step with a loadable checkpoint.
@@ -92,24 +93,9 @@ TEST(DuoPretrain, SigtermSavesACheckpoint) {
 
 // The committed built-in model: transformers loads it and continues a prompt exactly as duo does.
 TEST(BuiltInTinyModel, LoadsInTransformersAndGeneratesLikeDuo) {
-  const fs::path dir = test::scratch_dir(), tiny = fs::path(env("DUO_SOURCE_DIR")) / "models/tiny";
-  const std::string text = "In the beginning God created the heaven and the earth. The first passkey is: kilo";
-  const std::vector<int32_t> ids32 = Tokenizer::from_dir(tiny).encode(text);
-  const std::vector<int64_t> prompt(ids32.begin(), ids32.end());
-  std::string joined;
-  for (int64_t id : prompt) {
-    if (!joined.empty()) joined += ',';
-    joined += std::to_string(id);
-  }
-  const auto py = test::run_command(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") +
-                                    "/tests/pretrain/check_hf_checkpoint.py " + tiny.string() + " " + joined +
-                                    " 32 '" + text + "'", dir);
-  ASSERT_EQ(py.code, 0) << py.out << py.err;
-  const auto ref = nlohmann::json::parse(py.out);
-  EXPECT_EQ(ref["encoded"].get<std::vector<int32_t>>(), ids32);
-  const LlamaModel model = LlamaModel::load(tiny, at::kFloat, at::kCPU);
-  const Generation g = generate_greedy(model, prompt, {.max_new_tokens = 32, .stop_at_eos = false});
-  EXPECT_EQ(g.tokens, ref["generated"].get<std::vector<int64_t>>());
+  expect_generates_like_transformers(fs::path(env("DUO_SOURCE_DIR")) / "models/tiny",
+                                     "In the beginning God created the heaven and the earth. The first passkey is: kilo",
+                                     32, test::scratch_dir());
 }
 
 TEST(DuoPretrain, BadConfigurationExitsOneWithOneLine) {
