@@ -151,27 +151,24 @@ at::Tensor MixedKVCacheAttention::forward_at_position(Layer& l, const AttentionI
   const int64_t nr = l.full_k.size(1), ns = l.stream_k.size(1);
   std::vector<kernels::DecodeCache> caches;
   std::vector<kernels::AppendTarget> appends;
-  if (nr > 0) {
+  // kv_heads maps a cache's heads onto the layer's only when the layer has both kinds.
+  auto cache = [&](const at::Tensor& k, const at::Tensor& v, const at::Tensor& length, const at::Tensor& heads) {
     kernels::DecodeCache c;
-    c.k_cache = l.full_k;
-    c.v_cache = l.full_v;
-    c.length = p;
-    c.kv_heads = ns > 0 ? l.retrieval_idx : at::Tensor();
+    c.k_cache = k;
+    c.v_cache = v;
+    c.length = length;
+    c.kv_heads = nr > 0 && ns > 0 ? heads : at::Tensor();
     c.k_new = in.k;
     c.v_new = in.v;
-    caches.push_back(c);
-    appends.push_back({l.full_k, l.full_v, p, c.kv_heads});
+    return c;
+  };
+  if (nr > 0) {
+    caches.push_back(cache(l.full_k, l.full_v, p, l.retrieval_idx));
+    appends.push_back({l.full_k, l.full_v, p, caches.back().kv_heads});
   }
   if (ns > 0) {
-    kernels::DecodeCache c;
-    c.k_cache = l.stream_k;
-    c.v_cache = l.stream_v;
-    c.length = stream_length_;
-    c.kv_heads = nr > 0 ? l.streaming_idx : at::Tensor();
-    c.k_new = in.k;
-    c.v_new = in.v;
-    caches.push_back(c);
-    if (recent_cap_ > 0) appends.push_back({l.stream_k, l.stream_v, step_slot_, c.kv_heads});
+    caches.push_back(cache(l.stream_k, l.stream_v, stream_length_, l.streaming_idx));
+    if (recent_cap_ > 0) appends.push_back({l.stream_k, l.stream_v, step_slot_, caches.back().kv_heads});
   }
   at::Tensor out = at::empty({B, Hq, 1, D}, in.q.options());
   kernels::decode_attention(out, in.q, caches, group);
