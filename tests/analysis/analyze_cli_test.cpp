@@ -12,25 +12,16 @@
 #include <sstream>
 #include <string>
 
+#include "cli_run.h"
 #include "synthetic_run.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+using Result = duo::test::CliResult;
+using duo::test::quote;
+using duo::test::slurp;
 
 fs::path work_dir() {
   static const fs::path dir = [] {
@@ -45,15 +36,7 @@ fs::path work_dir() {
 }
 
 Result run(const std::string& program, const std::string& args) {
-  const fs::path dir = work_dir();
-  const std::string command = program + " " + args + " >" + quote((dir / "stdout").string()) + " 2>" +
-                              quote((dir / "stderr").string());
-  Result r;
-  const int raw = std::system(command.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(dir / "stdout");
-  r.err = slurp(dir / "stderr");
-  return r;
+  return duo::test::run_in(work_dir(), program + " " + args);
 }
 
 Result analyze(const std::string& args) { return run(quote(DUO_ANALYZE), args); }

@@ -16,25 +16,16 @@
 #include <string>
 
 #include "history/history_writer.h"
+#include "cli_run.h"
 #include "synthetic_run.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+using Result = duo::test::CliResult;
+using duo::test::quote;
+using duo::test::slurp;
 std::string arg(const fs::path& p) { return quote(p.string()); }
 std::string env(const char* name) { return std::getenv(name) ? std::getenv(name) : ""; }
 
@@ -93,15 +84,7 @@ fs::path work_dir() {
   return dir;
 }
 
-Result run(const std::string& command) {
-  const fs::path dir = work_dir();
-  Result r;
-  const int raw = std::system((command + " >" + arg(dir / "stdout") + " 2>" + arg(dir / "stderr")).c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(dir / "stdout");
-  r.err = slurp(dir / "stderr");
-  return r;
-}
+Result run(const std::string& command) { return duo::test::run_in(work_dir(), command); }
 
 Result analyze(const std::string& args) { return run(arg(env("DUO_BIN_DIR") + "/duo-analyze") + " attention " + args); }
 
