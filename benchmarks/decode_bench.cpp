@@ -32,6 +32,8 @@
 
 #include "device_memory.h"
 #include "kernels/decode_attention.h"
+#include "kernels/decode_ops.h"
+#include "kernels/launch_overlap.h"
 #include "kernels/matvec.h"
 #include "model/decode_graph.h"
 #include "model/llama.h"
@@ -136,6 +138,7 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
   auto w = [&](int64_t n, int64_t k) { return at::randn({n, k}, opts) * 0.02; };
   auto wq = w(qdim, H), wk = w(kvdim, H), wv = w(kvdim, H), wo = w(H, qdim), wg = w(I, H), wu = w(I, H),
        wd = w(H, I), head = w(cfg.vocab_size, H);
+  auto norm = at::ones({H}, opts);
   auto xh = at::randn({1, 1, H}, opts), xq = at::randn({1, 1, qdim}, opts), xi = at::randn({1, 1, I}, opts);
   auto time_us = [&](const std::function<void()>& f) {
     for (int i = 0; i < 3; ++i) f();
@@ -156,6 +159,12 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
       {"q,k,v", 2.0 * double(qdim + 2 * kvdim) * H,
        [&] { duo::kernels::matvec(xh, {{wq, {}}, {wk, {}}, {wv, {}}}); },
        [&] { at::linear(xh, wq), at::linear(xh, wk), at::linear(xh, wv); }},
+      {"norm+q,k,v", 2.0 * double(qdim + 2 * kvdim) * H,
+       [&] { duo::kernels::norm_matvec(xh, {xh, norm, 1e-5}, {{wq, {}}, {wk, {}}, {wv, {}}}); },
+       [&] {
+         auto y = duo::kernels::add_rms_norm(xh, xh, norm, 1e-5).y;
+         at::linear(y, wq), at::linear(y, wk), at::linear(y, wv);
+       }},
       {"o", 2.0 * double(H) * qdim, [&] { duo::kernels::matvec(xq, {{wo, {}}}); }, [&] { at::linear(xq, wo); }},
       {"gate,up+silu", 4.0 * double(I) * H, [&] { duo::kernels::matvec_swiglu(xh, {wg, {}}, {wu, {}}); },
        [&] { at::silu(at::linear(xh, wg)) * at::linear(xh, wu); }},
@@ -167,7 +176,8 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
   double fused_layer = 0, cublas_layer = 0;
   for (const Row& r : rows) {
     const double f = time_us(r.fused), c = time_us(r.cublas);
-    if (std::string(r.name) != "lm_head") fused_layer += f, cublas_layer += c;
+    const std::string name = r.name;
+    if (name != "lm_head" && name != "norm+q,k,v") fused_layer += f, cublas_layer += c;
     std::printf("%-14s %10.1f %10.2f %10.1f %10.2f\n", r.name, f, r.bytes / (f * 1e6), c, r.bytes / (c * 1e6));
   }
   std::printf("one layer's projections: fused %.1f us, cuBLAS (+ silu, mul) %.1f us\n", fused_layer, cublas_layer);
@@ -210,6 +220,11 @@ int main(int argc, char** argv) {
     app.add_option("--fused-matvec", fused_matvec,
                    "graph mode: projections through kernels/matvec.h (false: at::linear, cuBLAS)")
         ->capture_default_str();
+    bool launch_overlap = true;
+    app.add_option("--launch-overlap", launch_overlap,
+                   "launch each decode kernel overlapped with the one before (kernels/launch_overlap.h); false: "
+                   "ordinary stream order")
+        ->capture_default_str();
     bool kernel_bench = false;
     app.add_flag("--kernel-bench", kernel_bench,
                  "first time the decode-attention kernel alone (both variants) on a cache of each length");
@@ -224,11 +239,13 @@ int main(int argc, char** argv) {
     const auto model = duo::LlamaModel::random(cfg, 0, at::kBFloat16, device);
     at::globalContext().setSDPUseCuDNN(cudnn_sdpa);  // after the model, which turns it off
     if (attention_variant >= 0) duo::kernels::set_decode_attention_default_variant(attention_variant);
+    duo::kernels::set_launch_overlap(launch_overlap);
     if (cuda_graph && !duo::DecodeGraph::available(model)) {
       std::printf("CUDA graphs are not available here (build, device or shapes): decoding eagerly\n");
       cuda_graph = false;
     }
-    std::printf("decode-attention variant %d; ", duo::kernels::decode_attention_default_variant());
+    std::printf("decode-attention variant %d; overlapped launches %s; ", duo::kernels::decode_attention_default_variant(),
+                duo::kernels::launch_overlap() ? "on" : "off");
     std::printf("decode: %s\n", cuda_graph ? (fused_matvec ? "CUDA graph (DecodeGraph), decode-attention and matvec kernels"
                                                             : "CUDA graph (DecodeGraph), decode-attention kernel, cuBLAS projections")
                                            : "eager LlamaModel::forward");

@@ -28,7 +28,10 @@ std::vector<int64_t> out_shape(const at::Tensor& x, int64_t n) {
   return shape;
 }
 
-std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection>& ps, bool swiglu) {
+// One launch of the products of x and ps (with norm: of x normalised), their outputs; with a
+// norm and its residual, h_out receives x + residual.
+std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection>& ps, bool swiglu,
+                               const InputNorm* norm = nullptr, const at::Tensor& h_out = {}) {
   const c10::cuda::CUDAGuard guard(x.device());
   cuda::MatvecParams p{};
   p.dtype = to_dtype(x.scalar_type());
@@ -37,6 +40,12 @@ std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection
   p.num = static_cast<int>(ps.size());
   p.swiglu = swiglu;
   p.min_blocks = 4 * static_cast<int64_t>(at::cuda::getCurrentDeviceProperties()->multiProcessorCount);
+  if (norm) {
+    p.norm_weight = norm->weight.data_ptr();
+    p.residual = norm->residual.defined() ? norm->residual.data_ptr() : nullptr;
+    p.h_out = h_out.defined() ? h_out.data_ptr() : nullptr;
+    p.eps = static_cast<float>(norm->eps);
+  }
   std::vector<at::Tensor> out;
   for (size_t i = 0; i < ps.size(); ++i) {
     p.w[i] = ps[i].weight.data_ptr();
@@ -49,6 +58,26 @@ std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection
   }
   C10_CUDA_CHECK(cuda::launch_matvec(p, at::cuda::getCurrentCUDAStream()));
   return out;
+}
+
+// Whether the norm can be fused into the launch for x: its weight and residual laid out like x
+// (the kernel reads them in the same 16-byte pieces), and the normalised row small enough for
+// shared memory.
+bool norm_fusable(const at::Tensor& x, const InputNorm& n) {
+  auto like_x = [&](const at::Tensor& t) {
+    return t.scalar_type() == x.scalar_type() && t.device() == x.device() && t.is_contiguous() &&
+           t.numel() == x.size(-1) && reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0;
+  };
+  return like_x(n.weight) && (!n.residual.defined() || (n.residual.sizes() == x.sizes() && like_x(n.residual))) &&
+         cuda::matvec_norm_fits(to_dtype(x.scalar_type()), x.size(-1));
+}
+
+NormedProjections fused(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& ps,
+                        bool swiglu) {
+  NormedProjections r;
+  r.h = norm.residual.defined() ? at::empty_like(x) : x;
+  r.out = launch(x, ps, swiglu, &norm, norm.residual.defined() ? r.h : at::Tensor());
+  return r;
 }
 #endif
 
@@ -95,6 +124,24 @@ at::Tensor matvec_swiglu(const at::Tensor& x, const Projection& gate, const Proj
   if (matvec_supported(x, {gate, up})) return launch(x, {gate, up}, /*swiglu=*/true)[0];
 #endif
   return silu_mul_reference(linear(x, gate), linear(x, up));
+}
+
+NormedProjections norm_matvec(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& ps) {
+#ifdef DUO_WITH_CUDA
+  if (matvec_supported(x, ps) && norm_fusable(x, norm)) return fused(x, norm, ps, /*swiglu=*/false);
+#endif
+  AddRmsNorm n = add_rms_norm(x, norm.residual, norm.weight, norm.eps);
+  return {n.h, matvec(n.y, ps)};
+}
+
+NormedProjections norm_matvec_swiglu(const at::Tensor& x, const InputNorm& norm, const Projection& gate,
+                                     const Projection& up) {
+#ifdef DUO_WITH_CUDA
+  if (gate.weight.sizes() == up.weight.sizes() && matvec_supported(x, {gate, up}) && norm_fusable(x, norm))
+    return fused(x, norm, {gate, up}, /*swiglu=*/true);
+#endif
+  AddRmsNorm n = add_rms_norm(x, norm.residual, norm.weight, norm.eps);
+  return {n.h, {matvec_swiglu(n.y, gate, up)}};
 }
 
 }  // namespace duo::kernels

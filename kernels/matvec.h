@@ -22,6 +22,23 @@ std::vector<at::Tensor> matvec(const at::Tensor& x, const std::vector<Projection
 // SwiGLU's silu(x · W_gateᵀ + b_gate) · (x · W_upᵀ + b_up), [..., N]; one launch on CUDA.
 at::Tensor matvec_swiglu(const at::Tensor& x, const Projection& gate, const Projection& up);
 
+// A residual add and RMSNorm in front of the projections (a decoder layer's input_layernorm or
+// post_attention_layernorm): they then read weight · rmsnorm(x + residual), as add_rms_norm
+// (kernels/decode_ops.h) computes it. residual may be undefined (then h is x itself).
+struct InputNorm {
+  at::Tensor residual, weight;
+  double eps = 1e-6;
+};
+struct NormedProjections {
+  at::Tensor h;                 // x + residual: the residual stream after the add
+  std::vector<at::Tensor> out;  // the projections (one for the SwiGLU form)
+};
+// add_rms_norm then matvec / matvec_swiglu. One launch on CUDA (where matvec_supported and the
+// normalised row fits in 48 KB of shared memory): every CTA normalises x itself.
+NormedProjections norm_matvec(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& projections);
+NormedProjections norm_matvec_swiglu(const at::Tensor& x, const InputNorm& norm, const Projection& gate,
+                                     const Projection& up);
+
 // Whether the CUDA kernels take x and these weights (a CUDA build, CUDA tensors of one dtype
 // among float32/float16/bfloat16, x a single contiguous row, weights contiguous with K a
 // multiple of 16 bytes); otherwise the functions above run at::linear.

@@ -193,13 +193,13 @@ LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& att
   at::Tensor h = embed(ids), delta;
   for (int i = 0; i < static_cast<int>(layers_.size()); ++i) {
     const Layer& l = layers_[i];
-    kernels::AddRmsNorm n = kernels::add_rms_norm(h, delta, l.input_norm, eps);
-    h = n.h;
     at::Tensor q, k, v;
-    if (fused_matvec) {
-      auto qkv = kernels::matvec(n.y, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}});
-      q = qkv[0], k = qkv[1], v = qkv[2];
+    if (fused_matvec) {  // the norm runs inside the projections' launch
+      auto qkv = kernels::norm_matvec(h, {delta, l.input_norm, eps}, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}});
+      h = qkv.h, q = qkv.out[0], k = qkv.out[1], v = qkv.out[2];
     } else {
+      kernels::AddRmsNorm n = kernels::add_rms_norm(h, delta, l.input_norm, eps);
+      h = n.h;
       q = linear(n.y, l.wq, l.bq), k = linear(n.y, l.wk, l.bk), v = linear(n.y, l.wv, l.bv);
     }
     q = q.view({B, 1, Hq, D});
@@ -214,10 +214,15 @@ LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& att
     in.position = &pos;
     at::Tensor a = attn.forward(in);  // [B, Hq, 1, D]
     at::Tensor o = project(a.transpose(1, 2).reshape({B, 1, Hq * D}), l.wo, l.bo);
-    n = kernels::add_rms_norm(h, o, l.post_attention_norm, eps);
-    h = n.h;
-    at::Tensor act = fused_matvec ? kernels::matvec_swiglu(n.y, {l.w_gate, l.b_gate}, {l.w_up, l.b_up})
-                                  : kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up));
+    at::Tensor act;
+    if (fused_matvec) {
+      auto mlp = kernels::norm_matvec_swiglu(h, {o, l.post_attention_norm, eps}, {l.w_gate, l.b_gate}, {l.w_up, l.b_up});
+      h = mlp.h, act = mlp.out[0];
+    } else {
+      kernels::AddRmsNorm n = kernels::add_rms_norm(h, o, l.post_attention_norm, eps);
+      h = n.h;
+      act = kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up));
+    }
     delta = project(act, l.w_down, l.b_down);
   }
   Output out;

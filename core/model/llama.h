@@ -56,7 +56,8 @@ class LlamaModel {
   // norms, RoPE and SwiGLU go through kernels/decode_ops.h, which on CUDA are fused kernels that
   // round like the eager ops (reductions may sum in another order) and on the CPU are the
   // eager ops themselves. fused_matvec: the projections and the LM head through
-  // kernels/matvec.h (q, k, v in one launch, gate and up with SwiGLU in one), which is
+  // kernels/matvec.h (q, k, v in one launch, gate and up with SwiGLU in one, each with the norm
+  // before it inside the same launch), which is
   // at::linear wherever its kernels do not apply (the CPU, batches above one); false: at::linear
   // (cuBLAS) everywhere.
   Output decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position, int64_t start_pos,

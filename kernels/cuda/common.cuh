@@ -1,5 +1,5 @@
 // Shared device helpers of the kernels: element types as float, 16-byte vector unpacking,
-// block-wide reductions, and the dtype switch of the launch functions.
+// block-wide reductions, overlapped launches, and the dtype switch of the launch functions.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "launch.h"
 
@@ -87,6 +88,46 @@ __device__ inline float block_reduce(float x) {
   __syncthreads();
   float y = lane < warps ? part[lane] : (kMax ? -INFINITY : 0.0f);
   return kMax ? warp_max(y) : warp_sum(y);
+}
+
+// Overlapped launches (programmatic dependent launch, sm_90 and later): a kernel started by
+// launch_kernel may begin while the kernel before it in the stream is still running, so its
+// launch latency and, in the matvec kernels, its first weight reads overlap that kernel's tail.
+// Every kernel of this library follows one protocol:
+//   1. before wait_for_previous(), read only what no kernel of the stream writes (weights);
+//   2. wait_for_previous(): returns once the previous kernel has finished and its writes are
+//      visible (at once for a launch that was not overlapped, and on older GPUs);
+//   3. release_next(): lets the next kernel start.
+// Since every CTA releases only after waiting, when a kernel starts the one two places before it
+// has finished: the guarantee chains through the stream.
+__device__ inline void wait_for_previous() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ inline void release_next() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Launches kernel<<<grid, block, smem, stream>>>(args...), overlapped with the previous kernel of
+// the stream when launch_overlap() is on (also inside a CUDA graph capture, where the overlap
+// becomes a programmatic edge of the graph).
+template <typename... Params, typename... Args>
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                          Args&&... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute overlap[1];
+  overlap[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  overlap[0].val.programmaticStreamSerializationAllowed = launch_overlap() ? 1 : 0;
+  config.attrs = overlap;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
 }
 
 // Calls f(T{}) with T the element type of d.

@@ -79,6 +79,8 @@ __global__ void __launch_bounds__(kThreads, min_ctas<kVariant, G>())
   constexpr int WARP_KEYS = KPW * kUnroll;       // keys per warp per iteration
   constexpr int TILE = kWarps * WARP_KEYS;       // keys per CTA per iteration
   extern __shared__ uint4 smem[];
+  wait_for_previous();
+  release_next();
 
   int local;
   const DecodeCacheParams& c = p.cache[cache_of(p, p.batch * p.cache[0].heads * p.cache[0].splits, local)];
@@ -356,6 +358,8 @@ __global__ void __launch_bounds__(kThreads, 3) mma_split_kernel(const __grid_con
   constexpr int WARP_KEYS = 16;
   constexpr int TILE = kWarps * WARP_KEYS;
   using M = Mma<T>;
+  wait_for_previous();
+  release_next();
 
   int local;
   const DecodeCacheParams& c = p.cache[cache_of(p, p.batch * p.cache[0].heads * p.cache[0].splits, local)];
@@ -495,6 +499,8 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const __grid_c
   using E = Elem<T>;
   extern __shared__ float weight[];  // [splits]
   __shared__ float part[kCombineThreads];
+  wait_for_previous();
+  release_next();
   int local;
   const DecodeCacheParams& c = p.cache[cache_of(p, p.cache[0].heads * p.group, local)];
   const int head = local / p.group, g = local % p.group, b = blockIdx.y;
@@ -559,17 +565,12 @@ cudaError_t launch_split(const DecodeAttentionParams& p, cudaStream_t stream) {
   for (int i = 0; i < p.num_caches; ++i) blocks += p.batch * p.cache[i].heads * p.cache[i].splits;
   if constexpr (mma_takes<T, D>() && G <= 8) {
     if (p.variant == 3) {
-      mma_split_kernel<T, D><<<blocks, kThreads, 0, stream>>>(p);
-      return cudaGetLastError();
+      return launch_kernel(mma_split_kernel<T, D>, blocks, kThreads, 0, stream, p);
     }
   }
-  if (p.variant == 1)
-    split_kernel<T, D, G, 1><<<blocks, kThreads, kAsyncSmemBytes, stream>>>(p);
-  else if (p.variant == 2)
-    split_kernel<T, D, G, 2><<<blocks, kThreads, 0, stream>>>(p);
-  else
-    split_kernel<T, D, G, 0><<<blocks, kThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  if (p.variant == 1) return launch_kernel(split_kernel<T, D, G, 1>, blocks, kThreads, kAsyncSmemBytes, stream, p);
+  if (p.variant == 2) return launch_kernel(split_kernel<T, D, G, 2>, blocks, kThreads, 0, stream, p);
+  return launch_kernel(split_kernel<T, D, G, 0>, blocks, kThreads, 0, stream, p);
 }
 
 template <typename T, int D, int G>
@@ -602,8 +603,8 @@ cudaError_t launch_d(const DecodeAttentionParams& p, cudaStream_t stream) {
     heads += p.cache[i].heads;
     max_splits = p.cache[i].splits > max_splits ? p.cache[i].splits : max_splits;
   }
-  combine_kernel<T><<<dim3(heads * p.group, p.batch), kCombineThreads, max_splits * sizeof(float), stream>>>(p);
-  return cudaGetLastError();
+  return launch_kernel(combine_kernel<T>, dim3(heads * p.group, p.batch), kCombineThreads,
+                       max_splits * sizeof(float), stream, p);
 }
 
 template <typename T, int D>

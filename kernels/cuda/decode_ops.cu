@@ -20,6 +20,8 @@ int threads_for(int64_t n, int max_threads) {
 // the second's.
 template <typename T>
 __global__ void cache_append_kernel(const __grid_constant__ CacheAppendParams p) {
+  wait_for_previous();
+  release_next();
   int head = blockIdx.x, t = 0;
   if (p.num_targets > 1 && head >= p.target[0].heads) {
     head -= p.target[0].heads;
@@ -42,6 +44,8 @@ __global__ void cache_append_kernel(const __grid_constant__ CacheAppendParams p)
 
 template <typename T>
 __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {
+  wait_for_previous();
+  release_next();
   using E = Elem<T>;
   const int64_t row = blockIdx.x;
   const T* x = static_cast<const T*>(p.x) + row * p.cols;
@@ -70,6 +74,8 @@ __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {
 
 template <typename T>
 __global__ void rope_qk_kernel(const RopeParams p) {
+  wait_for_previous();
+  release_next();
   using E = Elem<T>;
   const int row = blockIdx.x;  // b * (hq + hk) + head
   const int heads = p.hq + p.hk;
@@ -93,6 +99,8 @@ __global__ void rope_qk_kernel(const RopeParams p) {
 
 template <typename T>
 __global__ void silu_mul_kernel(int64_t n, const T* gate, const T* up, T* out) {
+  wait_for_previous();
+  release_next();
   using E = Elem<T>;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -111,8 +119,7 @@ cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream)
   if (heads == 0 || p.batch == 0) return cudaSuccess;
   return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
-    cache_append_kernel<T><<<dim3(heads, p.batch), threads_for(p.head_dim, 256), 0, stream>>>(p);
-    return cudaGetLastError();
+    return launch_kernel(cache_append_kernel<T>, dim3(heads, p.batch), threads_for(p.head_dim, 256), 0, stream, p);
   });
 }
 
@@ -120,16 +127,15 @@ cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream) 
   if (p.rows == 0) return cudaSuccess;
   return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
-    add_rms_norm_kernel<T><<<static_cast<unsigned>(p.rows), threads_for(p.cols / 4, 1024), 0, stream>>>(p);
-    return cudaGetLastError();
+    return launch_kernel(add_rms_norm_kernel<T>, static_cast<unsigned>(p.rows), threads_for(p.cols / 4, 1024), 0, stream,
+                         p);
   });
 }
 
 cudaError_t launch_rope_qk(const RopeParams& p, cudaStream_t stream) {
   return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
-    rope_qk_kernel<T><<<p.batch * (p.hq + p.hk), threads_for(p.head_dim, 256), 0, stream>>>(p);
-    return cudaGetLastError();
+    return launch_kernel(rope_qk_kernel<T>, p.batch * (p.hq + p.hk), threads_for(p.head_dim, 256), 0, stream, p);
   });
 }
 
@@ -140,9 +146,8 @@ cudaError_t launch_silu_mul(DType dtype, int64_t n, const void* gate, const void
     using T = decltype(t);
     const int threads = 256;
     const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 4096);
-    silu_mul_kernel<T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(
-        n, static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(out));
-    return cudaGetLastError();
+    return launch_kernel(silu_mul_kernel<T>, static_cast<unsigned>(blocks), threads, 0, stream, n,
+                         static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(out));
   });
 }
 

@@ -11,6 +11,11 @@ namespace duo::kernels::cuda {
 
 enum class DType { Float32, Float16, BFloat16 };
 
+// Whether kernels launch overlapped with the kernel before them (common.cuh: launch_kernel; on
+// by default where the GPU supports it, sm_90 and later). Off: ordinary stream order.
+void set_launch_overlap(bool on);
+bool launch_overlap();
+
 // Flash-decoding: one query token per (batch, query head) over one or two KV caches in one
 // launch (a layer's full and streaming heads: disjoint query heads, different capacities).
 struct DecodeCacheParams {
@@ -77,7 +82,9 @@ cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream)
 // y = x · Wᵀ (+ b) for a single row x of K elements, for up to three weights of the same K in
 // one launch (a layer's q, k, v projections); or, with swiglu, one output
 // silu(x·W0ᵀ + b0) · (x·W1ᵀ + b1) (gate and up), each product rounded to the dtype as the eager
-// ops round. Weights [N, K] row-major, contiguous.
+// ops round. Weights [N, K] row-major, contiguous. With norm_weight (where matvec_norm_fits), the
+// products read norm_weight · rmsnorm(x + residual) instead of x, as launch_add_rms_norm
+// computes it (residual optional; with it, x + residual is also stored to h_out).
 struct MatvecParams {
   DType dtype;
   int64_t K;
@@ -89,8 +96,13 @@ struct MatvecParams {
   void* out[3];         // with swiglu: out[0] only
   int64_t n[3];
   int64_t min_blocks;   // fewest CTAs worth launching (4 per multiprocessor)
+  const void* norm_weight;  // optional [K]
+  const void* residual;     // optional [K]
+  void* h_out;              // [K], written when residual is given
+  float eps;
 };
 cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream);
+bool matvec_norm_fits(DType dtype, int64_t K);
 
 // h = x + residual (rounded to the dtype; residual optional), y = weight * rmsnorm(h), rows of
 // `cols` contiguous elements, as model/rms_norm.cpp computes it.

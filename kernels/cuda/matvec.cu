@@ -5,6 +5,14 @@
 // with evict-first loads (read once per step), x through the read-only cache (every warp reads
 // it). Several weights of the same K (q, k, v) share one launch; gate and up share one with the
 // SwiGLU product as the output.
+//
+// Launches overlap the previous kernel (common.cuh). Requesting the first weights before waiting
+// for it did not pay on an H200: into registers it cost occupancy, into L2 (bulk prefetch) it
+// slowed the large products by up to 20%.
+//
+// With a norm (the RMSNorm before a decoder layer's projections), every CTA first computes
+// weight · rmsnorm(x + residual) into shared memory and the products read x from there: the norm
+// costs no launch of its own.
 #include "common.cuh"
 
 namespace duo::kernels::cuda {
@@ -14,9 +22,75 @@ constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kUnroll = 8;
 
+// y = weight · rmsnorm(h), h = x + residual, into y_smem (K elements); CTA 0 also stores h.
+// Rounds as add_rms_norm_kernel (decode_ops.cu); only the order of the sum of squares differs.
+// Each thread loads up to kBatch pieces before using any, so the CTA waits for one round trip
+// rather than one per piece. Every thread of the CTA must call it.
+template <typename T>
+__device__ void normalize_input(const MatvecParams& p, uint4* y_smem) {
+  using E = Elem<T>;
+  constexpr int VEC = E::kVec;
+  constexpr int kBatch = 2;
+  const int64_t pieces = p.K / VEC;
+  const uint4* x = static_cast<const uint4*>(p.x);
+  const uint4* r = static_cast<const uint4*>(p.residual);
+  const uint4* g = static_cast<const uint4*>(p.norm_weight);
+  uint4* h_out = blockIdx.x == 0 && r ? static_cast<uint4*>(p.h_out) : nullptr;
+  float ss = 0.0f;
+  for (int64_t base = threadIdx.x; base < pieces; base += kThreads * kBatch) {
+    uint4 xv[kBatch], rv[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t i = base + b * kThreads;
+      if (i < pieces) {
+        xv[b] = __ldg(x + i);
+        if (r) rv[b] = __ldg(r + i);
+      }
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t i = base + b * kThreads;
+      if (i >= pieces) break;
+      float hf[VEC];
+      E::unpack(xv[b], hf);
+      if (r) {
+        float rf[VEC];
+        E::unpack(rv[b], rf);
+        T h[VEC];
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) {
+          h[e] = E::from_float(__fadd_rn(hf[e], rf[e]));
+          hf[e] = E::to_float(h[e]);
+        }
+        memcpy(&xv[b], h, sizeof(uint4));
+        if (h_out) h_out[i] = xv[b];
+      }
+      y_smem[i] = xv[b];  // h, normalised below by the same thread
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) ss = fmaf(hf[e], hf[e], ss);
+    }
+  }
+  ss = block_reduce<false>(ss);
+  const float inv = rsqrtf(__fadd_rn(__fmul_rn(ss, 1.0f / static_cast<float>(p.K)), p.eps));
+  for (int64_t i = threadIdx.x; i < pieces; i += kThreads) {
+    float hf[VEC], gf[VEC];
+    E::unpack(y_smem[i], hf);
+    E::unpack(__ldg(g + i), gf);
+    T y[VEC];
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) {
+      const T n = E::from_float(__fmul_rn(hf[e], inv));
+      y[e] = E::from_float(__fmul_rn(gf[e], E::to_float(n)));
+    }
+    memcpy(&y_smem[i], y, sizeof(uint4));
+  }
+  __syncthreads();
+}
+
 // kRows: dot products per warp (2 shares each x piece between two rows; 1 gives twice the
-// warps, for matrices with few rows and long ones, such as the down projection).
-template <typename T, bool kSwiglu, int kRows>
+// warps, for matrices with few rows and long ones, such as the down projection). kNorm: x is
+// normalised first (MatvecParams::norm_weight).
+template <typename T, bool kSwiglu, int kRows, bool kNorm>
 __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant__ MatvecParams p) {
   using E = Elem<T>;
   constexpr int VEC = E::kVec;
@@ -45,10 +119,23 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
   }
 
   const int64_t pieces = p.K / VEC;
-  const uint4* x = static_cast<const uint4*>(p.x);
   const uint4* w[kRows];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) w[r] = reinterpret_cast<const uint4*>(rows[r]);  // row 0 if invalid
+
+  wait_for_previous();
+  release_next();
+
+  extern __shared__ uint4 x_smem[];  // with kNorm: the normalised x
+  if constexpr (kNorm) normalize_input<T>(p, x_smem);
+  const uint4* x_global = static_cast<const uint4*>(p.x);
+  auto load_x = [&](int64_t i) {
+    if constexpr (kNorm)
+      return x_smem[i];
+    else
+      return __ldg(x_global + i);
+  };
+
   float acc[kRows];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
@@ -63,13 +150,13 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
       for (int e = 0; e < VEC; ++e) acc[r] = fmaf(wf[e], xf[e], acc[r]);
     }
   };
-  // Whole chunks: every load unconditional, all issued before the first use.
   int64_t i0 = lane;
+  // Whole chunks: every load unconditional, all issued before the first use.
   for (; i0 + 32 * (kUnroll - 1) < pieces; i0 += 32 * kUnroll) {
     uint4 xv[kUnroll], wv[kUnroll][kRows];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      xv[u] = __ldg(x + i0 + u * 32);
+      xv[u] = load_x(i0 + u * 32);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) wv[u][r] = __ldcs(w[r] + i0 + u * 32);
     }
@@ -80,7 +167,7 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
     uint4 wv[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w[r] + i0);
-    consume(__ldg(x + i0), wv);
+    consume(load_x(i0), wv);
   }
 #pragma unroll
   for (int r = 0; r < kRows; ++r) acc[r] = warp_sum(acc[r]);
@@ -102,27 +189,35 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
   }
 }
 
+template <typename T, bool kNorm>
+cudaError_t launch_t(const MatvecParams& p, bool two, unsigned blocks, cudaStream_t stream) {
+  const size_t smem = kNorm ? static_cast<size_t>(p.K) * sizeof(T) : 0;
+  if (p.swiglu) return launch_kernel(matvec_kernel<T, true, 2, kNorm>, blocks, kThreads, smem, stream, p);
+  if (two) return launch_kernel(matvec_kernel<T, false, 2, kNorm>, blocks, kThreads, smem, stream, p);
+  return launch_kernel(matvec_kernel<T, false, 1, kNorm>, blocks, kThreads, smem, stream, p);
+}
+
 }  // namespace
 
 cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream) {
   if (p.num < 1 || p.num > 3 || (p.swiglu && (p.num != 2 || p.n[0] != p.n[1]))) return cudaErrorInvalidValue;
+  if (p.norm_weight && !matvec_norm_fits(p.dtype, p.K)) return cudaErrorInvalidValue;
   int64_t total = 0;
   for (int i = 0; i < p.num; ++i) total += p.n[i];
   // Two rows per warp unless that leaves fewer than min_blocks CTAs.
   const bool two = p.swiglu || (total + 2 * kWarps - 1) / (2 * kWarps) >= p.min_blocks;
   const int64_t warps = p.swiglu ? p.n[0] : (two ? (total + 1) / 2 : total);
-  const int64_t blocks = (warps + kWarps - 1) / kWarps;
+  const auto blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
   if (blocks == 0) return cudaSuccess;
   return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
-    if (p.swiglu)
-      matvec_kernel<T, true, 2><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
-    else if (two)
-      matvec_kernel<T, false, 2><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
-    else
-      matvec_kernel<T, false, 1><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
-    return cudaGetLastError();
+    return p.norm_weight ? launch_t<T, true>(p, two, blocks, stream) : launch_t<T, false>(p, two, blocks, stream);
   });
+}
+
+bool matvec_norm_fits(DType dtype, int64_t K) {
+  // The normalised x lives in shared memory: at most the 48 KB a CTA gets without opting in.
+  return K * (dtype == DType::Float32 ? 4 : 2) <= 48 * 1024;
 }
 
 }  // namespace duo::kernels::cuda

@@ -362,6 +362,38 @@ TEST(MatvecCuda, MatchesLinear) {
     }
 }
 
+// norm_matvec (the norm inside the matvec launch) against add_rms_norm followed by matvec: the
+// same h, the same products up to the norm's summation order; with and without a residual, for
+// K whose normalised row fits in shared memory (fused) and one that does not in float32
+// (K 14336: the two-launch fallback).
+TEST(MatvecCuda, NormInsideTheLaunchEqualsNormThenMatvec) {
+  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  at::manual_seed(12);
+  const at::Device dev(at::kCUDA, 0);
+  for (auto dtype : {at::kBFloat16, at::kHalf, at::kFloat})
+    for (int64_t K : {64, 4096, 14336})
+      for (bool with_residual : {true, false}) {
+        auto opts = at::TensorOptions().dtype(dtype).device(dev);
+        auto x = at::randn({1, 1, K}, opts), w = at::rand({K}, opts) + 0.5;
+        auto r = with_residual ? at::randn({1, 1, K}, opts) : at::Tensor();
+        auto w1 = at::randn({1000, K}, opts) * 0.05, w2 = at::randn({24, K}, opts) * 0.05, b2 = at::randn({24}, opts);
+        auto wu = at::randn({1000, K}, opts) * 0.05;
+        const std::string what = std::string(c10::toString(dtype)) + " K=" + std::to_string(K) +
+                                 (with_residual ? " residual" : "");
+        auto n = add_rms_norm(x, r, w, 1e-5);
+        auto got = norm_matvec(x, {r, w, 1e-5}, {{w1, {}}, {w2, b2}});
+        ASSERT_EQ(got.out.size(), 2u);
+        EXPECT_TRUE(got.h.equal(n.h)) << what;
+        auto want = matvec(n.y, {{w1, {}}, {w2, b2}});
+        EXPECT_LT(rel_err(got.out[0], want[0]), tolerance(dtype)) << what;
+        EXPECT_LT(rel_err(got.out[1], want[1]), tolerance(dtype)) << what;
+        auto sw = norm_matvec_swiglu(x, {r, w, 1e-5}, {w1, {}}, {wu, {}});
+        EXPECT_TRUE(sw.h.equal(n.h)) << what;
+        EXPECT_LT(rel_err(sw.out[0], matvec_swiglu(n.y, {w1, {}}, {wu, {}})), 2 * tolerance(dtype)) << what;
+      }
+}
+
 TEST(CacheAppendCuda, MatchesTheReference) {
   if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
 #include "kernels/decode_attention.h"
+#include "kernels/launch_overlap.h"
 #include "model/chunked_prefill.h"
 #include "model/decode_graph.h"
 #include "model/generate.h"
@@ -178,10 +180,12 @@ TEST(MixedKVCache, DevicePositionStepsEqualTheOrdinaryPathOnCpu) {
 
 // On a GPU: the captured graph, replayed per token, against the ordinary eager path, at head
 // dims the kernels take (32 as the built-in tiny model, 64), in float32 and bfloat16, with the
-// fused matvec kernels and with cuBLAS, and with the scalar and the tensor-core attention.
+// fused matvec kernels and with cuBLAS, with the scalar and the tensor-core attention, and (at
+// D 64) with the kernels' launches overlapped (the default) and in plain stream order.
 TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const int saved_variant = kernels::decode_attention_default_variant();
+  const bool saved_overlap = kernels::launch_overlap();
   for (int64_t D : {32, 64}) {
     auto cfg = tiny_gqa_config();
     cfg.num_attention_heads = 4;
@@ -195,27 +199,31 @@ TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
       auto prompt = at::randint(0, 61, {1, 40}, at::TensorOptions().dtype(at::kLong).device(at::kCUDA));
       for (const auto& pattern : {mixed_pattern(4, 12), HeadPattern::uniform(3, 2, true, 4, 12)})
         for (bool fused_matvec : {true, false})
-          for (int variant : {0, 3}) {
-            kernels::set_decode_attention_default_variant(variant);
-            SCOPED_TRACE("D " + std::to_string(D) + " " + c10::toString(dtype) +
-                         (fused_matvec ? " fused matvec" : " cuBLAS") + " variant " + std::to_string(variant));
-            auto r = compare_decoding(model, pattern, prompt, 24, 16, {true, fused_matvec});
-            EXPECT_TRUE(r.captured);
-            EXPECT_EQ(r.replays, 23);
-            EXPECT_EQ(r.plain_steps, 0);
-            if (dtype == at::kFloat && variant == 0) {
-              EXPECT_LT(r.max_logit_gap, 1e-3);
-              EXPECT_EQ(r.graph_tokens, r.eager_tokens);
-            } else {  // bf16 activations, or P rounded to bf16 in the tensor-core kernel
-              EXPECT_LT(r.max_logit_gap, 0.1);
-              int same = 0;
-              for (size_t i = 0; i < r.eager_tokens.size(); ++i) same += r.eager_tokens[i] == r.graph_tokens[i];
-              EXPECT_GE(same, 20);
+          for (int variant : {0, 3})
+            for (bool overlap : D == 64 ? std::vector<bool>{true, false} : std::vector<bool>{true}) {
+              kernels::set_decode_attention_default_variant(variant);
+              kernels::set_launch_overlap(overlap);
+              SCOPED_TRACE("D " + std::to_string(D) + " " + c10::toString(dtype) +
+                           (fused_matvec ? " fused matvec" : " cuBLAS") + " variant " + std::to_string(variant) +
+                           (overlap ? " overlapped" : " stream order"));
+              auto r = compare_decoding(model, pattern, prompt, 24, 16, {true, fused_matvec});
+              EXPECT_TRUE(r.captured);
+              EXPECT_EQ(r.replays, 23);
+              EXPECT_EQ(r.plain_steps, 0);
+              if (dtype == at::kFloat && variant == 0) {
+                EXPECT_LT(r.max_logit_gap, 1e-3);
+                EXPECT_EQ(r.graph_tokens, r.eager_tokens);
+              } else {  // bf16 activations, or P rounded to bf16 in the tensor-core kernel
+                EXPECT_LT(r.max_logit_gap, 0.1);
+                int same = 0;
+                for (size_t i = 0; i < r.eager_tokens.size(); ++i) same += r.eager_tokens[i] == r.graph_tokens[i];
+                EXPECT_GE(same, 20);
+              }
             }
-          }
     }
   }
   kernels::set_decode_attention_default_variant(saved_variant);
+  kernels::set_launch_overlap(saved_overlap);
 }
 
 }  // namespace
