@@ -1,4 +1,4 @@
-// decode_attention / cache_append: argument checks, the CUDA launch (when built with CUDA) and
+// decode_attention: argument checks, the CUDA launch (when built with CUDA) and
 // the ATen references.
 #include "decode_attention.h"
 
@@ -70,6 +70,10 @@ Shapes check_args(const at::Tensor& out, const at::Tensor& q, const DecodeCache&
           "k_new and v_new must be [B, Hq / group, D]");
     check(kn.scalar_type() == q.scalar_type() && vn.scalar_type() == q.scalar_type(), "dtypes differ");
   }
+  if (c.append_slot.defined())
+    check(c.k_new.defined() && c.append_slot.numel() == 1 && c.append_slot.scalar_type() == at::kLong &&
+              c.append_slot.device() == q.device(),
+          "append_slot must be one int64 on q's device, with k_new and v_new");
   check(variant >= -1 && variant <= 3, "variant must be -1 (default) or 0..3");
   return s;
 }
@@ -95,6 +99,10 @@ DecodeCache as_cache(const at::Tensor& k_cache, const at::Tensor& v_cache, const
 }
 
 #ifdef DUO_WITH_CUDA
+// Floats of one cache's partials (rows × D outputs, then rows log-sum-exps), rounded up to 16
+// bytes so that the next cache's outputs stay aligned for the combine kernel's float4 loads.
+int64_t partials_floats(int64_t rows, int64_t D) { return (rows * (D + 1) + 3) / 4 * 4; }
+
 int ctas_per_sm(at::ScalarType dtype, int64_t head_dim, int64_t group, int variant) {
   static std::mutex mu;
   static std::map<std::tuple<int, int64_t, int64_t, int, int>, int> cache;
@@ -185,7 +193,7 @@ void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vec
         n = std::min(n, (s.capacity + 255) / 256);
       }
       splits.push_back(std::clamp<int64_t>(n, 1, 1024));
-      workspace += B * s.Hc * group * splits.back() * (D + 1);
+      workspace += partials_floats(B * s.Hc * group * splits.back(), D);
     }
     at::Tensor ws = at::empty({workspace}, q.options().dtype(at::kFloat));
     float* next = ws.data_ptr<float>();
@@ -231,10 +239,11 @@ void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vec
         cp.vn_sb = vn.stride(0);
         cp.vn_sh = vn.stride(1);
       }
+      cp.append_slot = c.append_slot.defined() ? c.append_slot.data_ptr<int64_t>() : nullptr;
       const int64_t rows_n = B * s.Hc * group * splits[i];
       cp.partial_o = next;
       cp.partial_lse = next + rows_n * D;
-      next += rows_n * (D + 1);
+      next += partials_floats(rows_n, D);
     }
     if (p.num_caches == 0) return;
     C10_CUDA_CHECK(cuda::launch_decode_attention(p, at::cuda::getCurrentCUDAStream()));
@@ -249,6 +258,7 @@ void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vec
     opt.v_new = c.v_new;
     opt.scale = scale;
     decode_attention_reference(out, q, c.k_cache, c.v_cache, c.length, opt);
+    if (c.append_slot.defined()) cache_append_reference(c.k_cache, c.v_cache, c.k_new, c.v_new, c.append_slot, c.kv_heads);
   }
 }
 
@@ -274,70 +284,6 @@ void decode_attention_reference(const at::Tensor& out, const at::Tensor& q, cons
   at::Tensor probs = at::softmax(at::matmul(qs, k.transpose(2, 3)) * scale, -1);  // [B, Hc, group, n]
   at::Tensor o = at::matmul(probs, v).reshape({s.B, s.Hc * group, s.D});
   rows(out, "out").index_copy_(1, q_heads, o.to(out.scalar_type()));
-}
-
-void cache_append(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k, const at::Tensor& v,
-                  const at::Tensor& slot, const at::Tensor& kv_heads) {
-  cache_append({AppendTarget{k_cache, v_cache, slot, kv_heads}}, k, v);
-}
-
-void cache_append(const std::vector<AppendTarget>& targets, const at::Tensor& k, const at::Tensor& v) {
-  if (targets.empty() || targets.size() > 2) throw std::invalid_argument("cache_append: one or two caches");
-  const at::Tensor k3 = rows(k, "k"), v3 = rows(v, "v");
-  for (const AppendTarget& t : targets) {
-    if (t.k_cache.dim() != 4 || t.v_cache.sizes() != t.k_cache.sizes())
-      throw std::invalid_argument("cache_append: caches must be [B, Hc, capacity, D]");
-    if (k3.size(0) != t.k_cache.size(0) || k3.size(2) != t.k_cache.size(3) || v3.sizes() != k3.sizes())
-      throw std::invalid_argument("cache_append: k and v must be [B, Hkv, D] matching the caches");
-    if (!t.kv_heads.defined() && k3.size(1) != t.k_cache.size(1))
-      throw std::invalid_argument("cache_append: without kv_heads, k must have the caches' head count");
-    if (t.slot.numel() != 1 || t.slot.scalar_type() != at::kLong)
-      throw std::invalid_argument("cache_append: slot must be one int64");
-  }
-#ifdef DUO_WITH_CUDA
-  const auto dt = k.scalar_type();
-  bool kernel = k.is_cuda() && v.scalar_type() == dt && (dt == at::kFloat || dt == at::kHalf || dt == at::kBFloat16) &&
-                k3.stride(2) == 1 && v3.stride(2) == 1;
-  for (const AppendTarget& t : targets) {
-    const int64_t D = t.k_cache.size(3);
-    kernel = kernel && t.k_cache.is_cuda() && t.k_cache.scalar_type() == dt && t.v_cache.scalar_type() == dt &&
-             t.k_cache.stride(3) == 1 && t.k_cache.stride(2) == D && t.v_cache.stride(3) == 1 &&
-             t.v_cache.stride(2) == D && t.slot.is_cuda() &&
-             (!t.kv_heads.defined() || (t.kv_heads.is_cuda() && t.kv_heads.is_contiguous() &&
-                                        t.kv_heads.scalar_type() == at::kLong));
-  }
-  if (kernel) {
-    const c10::cuda::CUDAGuard guard(k.device());
-    cuda::CacheAppendParams p{};
-    p.dtype = to_dtype(dt);
-    p.head_dim = static_cast<int>(k3.size(2));
-    p.batch = static_cast<int>(k3.size(0));
-    p.k_src = k3.data_ptr();
-    p.v_src = v3.data_ptr();
-    p.ks_sb = k3.stride(0);
-    p.ks_sh = k3.stride(1);
-    p.vs_sb = v3.stride(0);
-    p.vs_sh = v3.stride(1);
-    for (const AppendTarget& t : targets) {
-      if (t.k_cache.size(1) == 0) continue;
-      cuda::CacheAppendTarget& c = p.target[p.num_targets++];
-      c.k_cache = t.k_cache.data_ptr();
-      c.v_cache = t.v_cache.data_ptr();
-      c.kc_sb = t.k_cache.stride(0);
-      c.kc_sh = t.k_cache.stride(1);
-      c.vc_sb = t.v_cache.stride(0);
-      c.vc_sh = t.v_cache.stride(1);
-      c.capacity = t.k_cache.size(2);
-      c.heads = static_cast<int>(t.k_cache.size(1));
-      c.slot = t.slot.data_ptr<int64_t>();
-      c.kv_heads = t.kv_heads.defined() ? t.kv_heads.data_ptr<int64_t>() : nullptr;
-    }
-    if (p.num_targets > 0 && p.batch > 0)
-      C10_CUDA_CHECK(cuda::launch_cache_append(p, at::cuda::getCurrentCUDAStream()));
-    return;
-  }
-#endif
-  for (const AppendTarget& t : targets) cache_append_reference(t.k_cache, t.v_cache, k, v, t.slot, t.kv_heads);
 }
 
 void cache_append_reference(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k,

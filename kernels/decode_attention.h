@@ -38,10 +38,15 @@ struct DecodeAttentionOptions {
 int decode_attention_default_variant();
 void set_decode_attention_default_variant(int variant);
 
-// One cache of a multi-cache call: its tensors, as in decode_attention's arguments and options.
+// One cache of a multi-cache call: its tensors, as in decode_attention's arguments and options,
+// and optionally append_slot (int64, one element, on the device): after attending, k_new and
+// v_new are stored in the cache at that slot (as cache_append_reference; on CUDA inside the
+// attention's second kernel, skipped when the slot is outside the capacity), so that a decode
+// step needs no launch of its own to keep the token.
 struct DecodeCache {
   at::Tensor k_cache, v_cache, length;
   at::Tensor kv_heads, k_new, v_new;
+  at::Tensor append_slot;
   int64_t splits = 0;
 };
 
@@ -70,18 +75,8 @@ void decode_attention(const at::Tensor& out, const at::Tensor& q, const std::vec
 bool decode_attention_supported(at::Device device, at::ScalarType dtype, int64_t head_dim, int64_t group);
 
 // k_cache[b, i, slot] = k[b, kv_heads[i]] (and the same for v), slot an int64 tensor of one
-// element on the device. k, v: [B, Hkv, D] or [B, Hkv, 1, D]; caches [B, Hc, capacity, D]. One
-// kernel for both caches on CUDA (a slot outside the capacity is skipped there); index_copy_
-// elsewhere.
-void cache_append(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k,
-                  const at::Tensor& v, const at::Tensor& slot, const at::Tensor& kv_heads = {});
+// element. k, v: [B, Hkv, D] or [B, Hkv, 1, D]; caches [B, Hc, capacity, D]; index_copy_.
 void cache_append_reference(const at::Tensor& k_cache, const at::Tensor& v_cache, const at::Tensor& k,
                             const at::Tensor& v, const at::Tensor& slot, const at::Tensor& kv_heads = {});
-
-// Appends to one or two caches in one launch on CUDA (each its own slot and head map).
-struct AppendTarget {
-  at::Tensor k_cache, v_cache, slot, kv_heads;
-};
-void cache_append(const std::vector<AppendTarget>& targets, const at::Tensor& k, const at::Tensor& v);
 
 }  // namespace duo::kernels

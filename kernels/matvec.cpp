@@ -31,7 +31,8 @@ std::vector<int64_t> out_shape(const at::Tensor& x, int64_t n) {
 // One launch of the products of x and ps (with norm: of x normalised), their outputs; with a
 // norm and its residual, h_out receives x + residual.
 std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection>& ps, bool swiglu,
-                               const InputNorm* norm = nullptr, const at::Tensor& h_out = {}) {
+                               const InputNorm* norm = nullptr, const at::Tensor& h_out = {},
+                               const OutputRope* rope = nullptr) {
   const c10::cuda::CUDAGuard guard(x.device());
   cuda::MatvecParams p{};
   p.dtype = to_dtype(x.scalar_type());
@@ -45,6 +46,12 @@ std::vector<at::Tensor> launch(const at::Tensor& x, const std::vector<Projection
     p.residual = norm->residual.defined() ? norm->residual.data_ptr() : nullptr;
     p.h_out = h_out.defined() ? h_out.data_ptr() : nullptr;
     p.eps = static_cast<float>(norm->eps);
+  }
+  if (rope) {
+    p.rope_outputs = 2;
+    p.head_dim = static_cast<int>(rope->head_dim);
+    p.rope_cos = rope->cos.data_ptr();
+    p.rope_sin = rope->sin.data_ptr();
   }
   std::vector<at::Tensor> out;
   for (size_t i = 0; i < ps.size(); ++i) {
@@ -72,11 +79,24 @@ bool norm_fusable(const at::Tensor& x, const InputNorm& n) {
          cuda::matvec_norm_fits(to_dtype(x.scalar_type()), x.size(-1));
 }
 
+// Whether the kernel's epilogue can rotate the first two outputs: whole heads, every output of
+// even size (two rows per warp), cos and sin of the head_dim, laid out as x.
+bool rope_fusable(const at::Tensor& x, const std::vector<Projection>& ps, const OutputRope& r) {
+  if (ps.size() < 2 || r.head_dim < 2 || r.head_dim % 2 != 0) return false;
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (ps[i].weight.size(0) % 2 != 0 || (i < 2 && ps[i].weight.size(0) % r.head_dim != 0)) return false;
+  for (const at::Tensor* t : {&r.cos, &r.sin})
+    if (t->scalar_type() != x.scalar_type() || t->device() != x.device() || !t->is_contiguous() ||
+        t->numel() != r.head_dim)
+      return false;
+  return true;
+}
+
 NormedProjections fused(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& ps,
-                        bool swiglu) {
+                        bool swiglu, const OutputRope* rope = nullptr) {
   NormedProjections r;
   r.h = norm.residual.defined() ? at::empty_like(x) : x;
-  r.out = launch(x, ps, swiglu, &norm, norm.residual.defined() ? r.h : at::Tensor());
+  r.out = launch(x, ps, swiglu, &norm, norm.residual.defined() ? r.h : at::Tensor(), rope);
   return r;
 }
 #endif
@@ -126,12 +146,25 @@ at::Tensor matvec_swiglu(const at::Tensor& x, const Projection& gate, const Proj
   return silu_mul_reference(linear(x, gate), linear(x, up));
 }
 
-NormedProjections norm_matvec(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& ps) {
+NormedProjections norm_matvec(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& ps,
+                              const OutputRope* rope) {
+  if (rope && ps.size() < 2) throw std::invalid_argument("norm_matvec: RoPE needs the query and key projections");
 #ifdef DUO_WITH_CUDA
-  if (matvec_supported(x, ps) && norm_fusable(x, norm)) return fused(x, norm, ps, /*swiglu=*/false);
+  if (matvec_supported(x, ps) && norm_fusable(x, norm) && (!rope || rope_fusable(x, ps, *rope)))
+    return fused(x, norm, ps, /*swiglu=*/false, rope);
 #endif
   AddRmsNorm n = add_rms_norm(x, norm.residual, norm.weight, norm.eps);
-  return {n.h, matvec(n.y, ps)};
+  NormedProjections r{n.h, matvec(n.y, ps)};
+  if (rope) {  // rope_qk takes [B, 1, H, D] and gives [B, H, 1, D]: the same order for one token
+    const int64_t D = rope->head_dim;
+    at::Tensor& q = r.out[0];
+    at::Tensor& k = r.out[1];
+    auto [qr, kr] = rope_qk(q.reshape({-1, 1, q.size(-1) / D, D}), k.reshape({-1, 1, k.size(-1) / D, D}),
+                            rope->cos, rope->sin);
+    q = qr.reshape(q.sizes());
+    k = kr.reshape(k.sizes());
+  }
+  return r;
 }
 
 NormedProjections norm_matvec_swiglu(const at::Tensor& x, const InputNorm& norm, const Projection& gate,

@@ -33,9 +33,17 @@ struct NormedProjections {
   at::Tensor h;                 // x + residual: the residual stream after the add
   std::vector<at::Tensor> out;  // the projections (one for the SwiGLU form)
 };
-// add_rms_norm then matvec / matvec_swiglu. One launch on CUDA (where matvec_supported and the
-// normalised row fits in 48 KB of shared memory): every CTA normalises x itself.
-NormedProjections norm_matvec(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& projections);
+// RoPE of one position on the first two outputs (queries and keys: heads of head_dim contiguous
+// elements), as rope_qk (kernels/decode_ops.h) computes it; cos and sin of head_dim elements.
+struct OutputRope {
+  at::Tensor cos, sin;
+  int64_t head_dim = 0;
+};
+// add_rms_norm then matvec / matvec_swiglu (and, given rope, rope_qk of the first two outputs,
+// which keep their shapes). One launch on CUDA (where matvec_supported and the normalised row fits
+// in 48 KB of shared memory): every CTA normalises x itself, and RoPE runs in the epilogue.
+NormedProjections norm_matvec(const at::Tensor& x, const InputNorm& norm, const std::vector<Projection>& projections,
+                              const OutputRope* rope = nullptr);
 NormedProjections norm_matvec_swiglu(const at::Tensor& x, const InputNorm& norm, const Projection& gate,
                                      const Projection& up);
 

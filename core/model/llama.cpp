@@ -7,6 +7,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "kernels/decode_ops.h"
 #include "kernels/matvec.h"
@@ -193,23 +194,33 @@ LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& att
   at::Tensor h = embed(ids), delta;
   for (int i = 0; i < static_cast<int>(layers_.size()); ++i) {
     const Layer& l = layers_[i];
-    at::Tensor q, k, v;
-    if (fused_matvec) {  // the norm runs inside the projections' launch
-      auto qkv = kernels::norm_matvec(h, {delta, l.input_norm, eps}, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}});
+    // With fused_matvec the norm, and RoPE unless per-head q/k norms come between, run inside
+    // the projections' launch.
+    at::Tensor q, k, v, qr, kr;
+    const bool rope_in_matvec = fused_matvec && !cfg_.qk_norm;
+    if (fused_matvec) {
+      const kernels::OutputRope rope{cs.cos, cs.sin, D};
+      auto qkv = kernels::norm_matvec(h, {delta, l.input_norm, eps}, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}},
+                                      rope_in_matvec ? &rope : nullptr);
       h = qkv.h, q = qkv.out[0], k = qkv.out[1], v = qkv.out[2];
     } else {
       kernels::AddRmsNorm n = kernels::add_rms_norm(h, delta, l.input_norm, eps);
       h = n.h;
       q = linear(n.y, l.wq, l.bq), k = linear(n.y, l.wk, l.bk), v = linear(n.y, l.wv, l.bv);
     }
-    q = q.view({B, 1, Hq, D});
-    k = k.view({B, 1, Hkv, D});
     v = v.view({B, 1, Hkv, D}).transpose(1, 2);
-    if (cfg_.qk_norm) {
-      q = kernels::add_rms_norm(q, {}, l.q_norm, eps).y;
-      k = kernels::add_rms_norm(k, {}, l.k_norm, eps).y;
+    if (rope_in_matvec) {
+      qr = q.view({B, Hq, 1, D});
+      kr = k.view({B, Hkv, 1, D});
+    } else {
+      q = q.view({B, 1, Hq, D});
+      k = k.view({B, 1, Hkv, D});
+      if (cfg_.qk_norm) {
+        q = kernels::add_rms_norm(q, {}, l.q_norm, eps).y;
+        k = kernels::add_rms_norm(k, {}, l.k_norm, eps).y;
+      }
+      std::tie(qr, kr) = kernels::rope_qk(q, k, cs.cos, cs.sin);
     }
-    auto [qr, kr] = kernels::rope_qk(q, k, cs.cos, cs.sin);
     AttentionInput in{i, qr, kr, v, start_pos};
     in.position = &pos;
     at::Tensor a = attn.forward(in);  // [B, Hq, 1, D]

@@ -145,14 +145,14 @@ at::Tensor MixedKVCacheAttention::forward_at_position(Layer& l, const AttentionI
   const at::Tensor p = pos.reshape({1});
   if (in.layer == 0 && recent_cap_ > 0)  // once per step, for every layer
     step_slot_.copy_(p).sub_(sink_cap_).remainder_(recent_cap_).add_(sink_cap_);
-  // One attention launch for both kinds of heads, the token itself as an extra key (the full
-  // cache holds `position` tokens before it; the streaming buffers are full), then one launch
-  // storing the token: at the position, and in the ring slot it takes from the oldest token.
+  // One attention call for both kinds of heads, the token itself as an extra key (the full
+  // cache holds `position` tokens before it; the streaming buffers are full), which then stores
+  // the token: at the position, and in the ring slot it takes from the oldest token.
   const int64_t nr = l.full_k.size(1), ns = l.stream_k.size(1);
   std::vector<kernels::DecodeCache> caches;
-  std::vector<kernels::AppendTarget> appends;
   // kv_heads maps a cache's heads onto the layer's only when the layer has both kinds.
-  auto cache = [&](const at::Tensor& k, const at::Tensor& v, const at::Tensor& length, const at::Tensor& heads) {
+  auto cache = [&](const at::Tensor& k, const at::Tensor& v, const at::Tensor& length, const at::Tensor& heads,
+                   const at::Tensor& slot) {
     kernels::DecodeCache c;
     c.k_cache = k;
     c.v_cache = v;
@@ -160,19 +160,14 @@ at::Tensor MixedKVCacheAttention::forward_at_position(Layer& l, const AttentionI
     c.kv_heads = nr > 0 && ns > 0 ? heads : at::Tensor();
     c.k_new = in.k;
     c.v_new = in.v;
+    c.append_slot = slot;
     return c;
   };
-  if (nr > 0) {
-    caches.push_back(cache(l.full_k, l.full_v, p, l.retrieval_idx));
-    appends.push_back({l.full_k, l.full_v, p, caches.back().kv_heads});
-  }
-  if (ns > 0) {
-    caches.push_back(cache(l.stream_k, l.stream_v, stream_length_, l.streaming_idx));
-    if (recent_cap_ > 0) appends.push_back({l.stream_k, l.stream_v, step_slot_, caches.back().kv_heads});
-  }
+  if (nr > 0) caches.push_back(cache(l.full_k, l.full_v, p, l.retrieval_idx, p));
+  if (ns > 0) caches.push_back(cache(l.stream_k, l.stream_v, stream_length_, l.streaming_idx,
+                                     recent_cap_ > 0 ? step_slot_ : at::Tensor()));
   at::Tensor out = at::empty({B, Hq, 1, D}, in.q.options());
   kernels::decode_attention(out, in.q, caches, group);
-  if (!appends.empty()) kernels::cache_append(appends, in.k, in.v);
   return out;
 }
 

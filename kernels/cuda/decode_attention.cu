@@ -10,10 +10,10 @@
 // the states are merged by shuffles inside the warp, then across warps in shared memory, and
 // written as one partial (normalised output, log-sum-exp) per (query head, split).
 //
-// Pass 2 (combine_kernel): one CTA per (served query head, batch), its threads spread over the
-// splits and D. Merges the splits' partials by their log-sum-exp, adds the optional extra
+// Pass 2 (combine_kernel): one CTA per (served query head, batch), its warps spread over the
+// splits (float4 loads of the partial rows, all independent, so the CTA waits for few round trips). Merges the splits' partials by their log-sum-exp, adds the optional extra
 // key/value (the decoded token itself, for a cache that does not hold it yet), and writes the
-// output row.
+// output row; then, if asked, stores the extra key/value in the cache at a device slot.
 //
 // The number of valid keys is read on the device and the ranges are derived from it, so a
 // launch does not depend on the length: a captured graph replays at any length up to the
@@ -497,8 +497,10 @@ __global__ void __launch_bounds__(kThreads, 3) mma_split_kernel(const __grid_con
 template <typename T>
 __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const __grid_constant__ DecodeAttentionParams p) {
   using E = Elem<T>;
-  extern __shared__ float weight[];  // [splits]
-  __shared__ float part[kCombineThreads];
+  constexpr int kWarpsC = kCombineThreads / 32;
+  __shared__ float red[kWarpsC * 128];  // per warp: its lanes' 4-dim sums (128 floats)
+  __shared__ float red_w[kWarpsC];
+  __shared__ float s_new_shared;
   wait_for_previous();
   release_next();
   int local;
@@ -507,49 +509,67 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const __grid_c
   const int kvh = c.kv_heads ? static_cast<int>(c.kv_heads[head]) : head;
   const int qh = kvh * p.group + g;
   const int D = p.head_dim;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t row0 = ((static_cast<int64_t>(b) * c.heads + head) * p.group + g) * c.splits;
 
+  // 1. The largest log-sum-exp, the extra key's score included (warp 0 computes that).
   float mx = -INFINITY;
   for (int s = threadIdx.x; s < c.splits; s += blockDim.x) mx = fmaxf(mx, c.partial_lse[row0 + s]);
-  mx = block_reduce<true>(mx);
-
-  const T* q_row = static_cast<const T*>(p.q) + b * p.q_sb + qh * p.q_sh;
-  float s_new = -INFINITY;
-  if (c.k_new) {
+  if (warp == 0 && c.k_new) {
+    const T* q_row = static_cast<const T*>(p.q) + b * p.q_sb + qh * p.q_sh;
     const T* kn = static_cast<const T*>(c.k_new) + b * c.kn_sb + kvh * c.kn_sh;
     float dot = 0.0f;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) dot += E::to_float(q_row[d]) * E::to_float(kn[d]);
-    s_new = block_reduce<false>(dot) * p.scale_log2;
+    for (int d = lane; d < D; d += 32) dot += E::to_float(q_row[d]) * E::to_float(kn[d]);
+    const float s_new = warp_sum(dot) * p.scale_log2;
+    if (lane == 0) s_new_shared = s_new;
     mx = fmaxf(mx, s_new);
   }
+  mx = block_reduce<true>(mx);  // its barriers also publish s_new_shared
+  const float w_new = c.k_new ? exp2f(s_new_shared - mx) : 0.0f;
 
+  // 2. The weighted sum of the splits' outputs: a warp reads 32 / (D/4) split rows per load
+  // instruction (4 dims per lane), every warp a share of the splits, all loads independent.
+  const int lanes_per_row = D / 4, rows_per_load = 32 / lanes_per_row;
+  const int sub = lane / lanes_per_row, d4 = (lane % lanes_per_row) * 4;
+  float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   float wsum = 0.0f;
-  for (int s = threadIdx.x; s < c.splits; s += blockDim.x) {
+#pragma unroll 8
+  for (int s = warp * rows_per_load + sub; s < c.splits; s += kWarpsC * rows_per_load) {
     const float lse = c.partial_lse[row0 + s];
+    const float4 o = *reinterpret_cast<const float4*>(c.partial_o + (row0 + s) * D + d4);
     const float w = lse == -INFINITY ? 0.0f : exp2f(lse - mx);
-    weight[s] = w;
-    wsum += w;
+    acc.x = fmaf(w, o.x, acc.x);
+    acc.y = fmaf(w, o.y, acc.y);
+    acc.z = fmaf(w, o.z, acc.z);
+    acc.w = fmaf(w, o.w, acc.w);
+    if (d4 == 0) wsum += w;
   }
-  wsum = block_reduce<false>(wsum);  // its barriers also publish weight[]
-  const float w_new = s_new == -INFINITY ? 0.0f : exp2f(s_new - mx);
-  wsum += w_new;
-
-  // Threads split into blockDim / D groups, each summing every n-th split for its dim.
-  const int groups = blockDim.x / D;  // D divides blockDim (32, 64, 128 into 512)
-  const int gi = threadIdx.x / D, d = threadIdx.x % D;
-  float a = 0.0f;
-  if (gi < groups) {
-    const float* po = c.partial_o + row0 * D + d;
-#pragma unroll 4
-    for (int s = gi; s < c.splits; s += groups) a += weight[s] * po[static_cast<int64_t>(s) * D];
-  }
-  part[threadIdx.x] = a;
+  wsum = warp_sum(wsum);
+  *reinterpret_cast<float4*>(&red[warp * 128 + lane * 4]) = acc;
+  if (lane == 0) red_w[warp] = wsum;
   __syncthreads();
   if (threadIdx.x < D) {
-    for (int i = 1; i < groups; ++i) a += part[i * D + threadIdx.x];
+    const int d = threadIdx.x;
+    float a = 0.0f, total = w_new;
+    for (int w = 0; w < kWarpsC; ++w) {
+      for (int r = 0; r < rows_per_load; ++r) a += red[w * 128 + r * D + d];
+      total += red_w[w];
+    }
     if (c.v_new) a += w_new * E::to_float((static_cast<const T*>(c.v_new) + b * c.vn_sb + kvh * c.vn_sh)[d]);
     T* out = static_cast<T*>(p.out) + b * p.out_sb + qh * p.out_sh;
-    out[d] = E::from_float(wsum > 0.0f ? a / wsum : 0.0f);
+    out[d] = E::from_float(total > 0.0f ? a / total : 0.0f);
+  }
+  // The decoded token joins the cache: the split kernel, which read the slot's old contents, has
+  // finished (this kernel waited for it). One CTA per cache head stores it.
+  if (c.append_slot && g == 0 && threadIdx.x < D) {
+    const int d = threadIdx.x;
+    const int64_t slot = *c.append_slot;
+    if (slot >= 0 && slot < c.capacity) {
+      T* kc = static_cast<T*>(const_cast<void*>(c.k)) + b * c.k_sb + head * c.k_sh + slot * D;
+      T* vc = static_cast<T*>(const_cast<void*>(c.v)) + b * c.v_sb + head * c.v_sh + slot * D;
+      kc[d] = (static_cast<const T*>(c.k_new) + b * c.kn_sb + kvh * c.kn_sh)[d];
+      vc[d] = (static_cast<const T*>(c.v_new) + b * c.vn_sb + kvh * c.vn_sh)[d];
+    }
   }
 }
 
@@ -598,13 +618,9 @@ cudaError_t launch_d(const DecodeAttentionParams& p, cudaStream_t stream) {
                     : p.group <= 4 ? launch_split<T, D, 4>(p, stream)
                                    : launch_split<T, D, 8>(p, stream);
   if (err != cudaSuccess) return err;
-  int heads = 0, max_splits = 1;
-  for (int i = 0; i < p.num_caches; ++i) {
-    heads += p.cache[i].heads;
-    max_splits = p.cache[i].splits > max_splits ? p.cache[i].splits : max_splits;
-  }
-  return launch_kernel(combine_kernel<T>, dim3(heads * p.group, p.batch), kCombineThreads,
-                       max_splits * sizeof(float), stream, p);
+  int heads = 0;
+  for (int i = 0; i < p.num_caches; ++i) heads += p.cache[i].heads;
+  return launch_kernel(combine_kernel<T>, dim3(heads * p.group, p.batch), kCombineThreads, 0, stream, p);
 }
 
 template <typename T, int D>

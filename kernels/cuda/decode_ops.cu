@@ -1,8 +1,8 @@
 // The small per-layer operations of a decode step, one launch each instead of the several
-// elementwise and reduction kernels ATen runs for them: cache append at a device slot, residual
-// add + RMSNorm, RoPE of queries and keys, SwiGLU's silu(gate)·up. Each rounds where ATen's
-// composition rounds (products and sums through __fmul_rn / __fadd_rn so that nvcc does not
-// contract them into FMAs), so results match the eager path up to reduction order.
+// elementwise and reduction kernels ATen runs for them: residual add + RMSNorm, RoPE of queries
+// and keys, SwiGLU's silu(gate)·up. Each rounds where ATen's composition rounds (products and
+// sums through __fmul_rn / __fadd_rn so that nvcc does not contract them into FMAs), so results
+// match the eager path up to reduction order.
 #include <algorithm>
 
 #include "common.cuh"
@@ -14,32 +14,6 @@ int threads_for(int64_t n, int max_threads) {
   int64_t t = (n + 31) / 32 * 32;
   if (t < 32) t = 32;
   return static_cast<int>(t < max_threads ? t : max_threads);
-}
-
-// One CTA per (target cache head, batch): blockIdx.x runs over the first target's heads, then
-// the second's.
-template <typename T>
-__global__ void cache_append_kernel(const __grid_constant__ CacheAppendParams p) {
-  wait_for_previous();
-  release_next();
-  int head = blockIdx.x, t = 0;
-  if (p.num_targets > 1 && head >= p.target[0].heads) {
-    head -= p.target[0].heads;
-    t = 1;
-  }
-  const CacheAppendTarget& c = p.target[t];
-  const int b = blockIdx.y;
-  const int64_t slot = *c.slot;
-  if (slot < 0 || slot >= c.capacity) return;
-  const int kvh = c.kv_heads ? static_cast<int>(c.kv_heads[head]) : head;
-  const T* ks = static_cast<const T*>(p.k_src) + b * p.ks_sb + kvh * p.ks_sh;
-  const T* vs = static_cast<const T*>(p.v_src) + b * p.vs_sb + kvh * p.vs_sh;
-  T* kc = static_cast<T*>(c.k_cache) + b * c.kc_sb + head * c.kc_sh + slot * p.head_dim;
-  T* vc = static_cast<T*>(c.v_cache) + b * c.vc_sb + head * c.vc_sh + slot * p.head_dim;
-  for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    kc[d] = ks[d];
-    vc[d] = vs[d];
-  }
 }
 
 template <typename T>
@@ -111,17 +85,6 @@ __global__ void silu_mul_kernel(int64_t n, const T* gate, const T* up, T* out) {
 }
 
 }  // namespace
-
-cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream) {
-  if (p.num_targets < 1 || p.num_targets > kMaxDecodeCaches) return cudaErrorInvalidValue;
-  int heads = 0;
-  for (int i = 0; i < p.num_targets; ++i) heads += p.target[i].heads;
-  if (heads == 0 || p.batch == 0) return cudaSuccess;
-  return dispatch_dtype(p.dtype, [&](auto t) -> cudaError_t {
-    using T = decltype(t);
-    return launch_kernel(cache_append_kernel<T>, dim3(heads, p.batch), threads_for(p.head_dim, 256), 0, stream, p);
-  });
-}
 
 cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream) {
   if (p.rows == 0) return cudaSuccess;

@@ -30,6 +30,7 @@ struct DecodeCacheParams {
   const void* k_new;        // optional [B, Hkv, D]: one more key per KV head, after the cache
   const void* v_new;
   int64_t kn_sb, kn_sh, vn_sb, vn_sh;
+  const int64_t* append_slot;  // optional device scalar: k_new/v_new stored there after attending
   float* partial_o;    // [B, heads, group, splits, D]
   float* partial_lse;  // [B, heads, group, splits] (log2 domain)
 };
@@ -57,28 +58,6 @@ struct DecodeAttentionParams {
 int decode_attention_ctas_per_sm(DType dtype, int head_dim, int group, int variant);
 cudaError_t launch_decode_attention(const DecodeAttentionParams& p, cudaStream_t stream);
 
-// cache[b, i, slot] = src[b, kv_heads[i]] for K and V of one or two caches in one launch, each
-// slot read on the device (skipped when outside [0, capacity)).
-struct CacheAppendTarget {
-  void* k_cache;
-  void* v_cache;
-  int64_t kc_sb, kc_sh, vc_sb, vc_sh;  // the position stride is head_dim
-  int64_t capacity;
-  int heads;
-  const int64_t* slot;
-  const int64_t* kv_heads;  // null: identity
-};
-struct CacheAppendParams {
-  DType dtype;
-  int head_dim, batch;
-  const void* k_src;
-  const void* v_src;
-  int64_t ks_sb, ks_sh, vs_sb, vs_sh;
-  int num_targets;
-  CacheAppendTarget target[kMaxDecodeCaches];
-};
-cudaError_t launch_cache_append(const CacheAppendParams& p, cudaStream_t stream);
-
 // y = x · Wᵀ (+ b) for a single row x of K elements, for up to three weights of the same K in
 // one launch (a layer's q, k, v projections); or, with swiglu, one output
 // silu(x·W0ᵀ + b0) · (x·W1ᵀ + b1) (gate and up), each product rounded to the dtype as the eager
@@ -100,6 +79,13 @@ struct MatvecParams {
   const void* residual;     // optional [K]
   void* h_out;              // [K], written when residual is given
   float eps;
+  // Optional RoPE of one position on the outputs of the first rope_outputs weights (queries and
+  // keys: whole heads of head_dim rows). Rows d and d + head_dim/2 of a head are then computed by
+  // one warp and rotated as launch_rope_qk does; needs two rows per warp and every n even.
+  int rope_outputs;   // 0: none
+  int head_dim;
+  const void* rope_cos;  // [head_dim]
+  const void* rope_sin;
 };
 cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream);
 bool matvec_norm_fits(DType dtype, int64_t K);

@@ -114,6 +114,18 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
       while (seg[r] < p.num - 1 && row >= p.n[seg[r]]) row -= p.n[seg[r]++];
       local[r] = row;
     }
+  }
+  // With RoPE, a warp's two rows of a rotated output are rows d and d + head_dim/2 of one head
+  // (pair j of the segment: head j / (head_dim/2), d = j % (head_dim/2)), so that the epilogue
+  // can rotate them. Segments are whole heads, so both rows lie in the same one.
+  const bool rope = !kSwiglu && kRows == 2 && seg[0] < p.rope_outputs;
+  if (rope) {
+    const int64_t half = p.head_dim / 2, j = local[0] / 2;
+    local[0] = j / half * p.head_dim + j % half;
+    local[kRows - 1] = local[0] + half;
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
     valid[r] = local[r] < p.n[seg[r]];
     rows[r] = static_cast<const T*>(p.w[seg[r]]) + (valid[r] ? local[r] : 0) * p.K;
   }
@@ -177,7 +189,23 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
     const T* b = static_cast<const T*>(p.bias[seg[r]]);
     return E::from_float(b ? __fadd_rn(acc[r], E::to_float(b[local[r]])) : acc[r]);
   };
-  if (kSwiglu) {
+  if (rope) {
+    if (!valid[0]) return;
+    // As rope_qk_kernel (decode_ops.cu): x·cos + rotate_half(x)·sin, each product and the sum
+    // rounded to the dtype, x itself the projection rounded to the dtype.
+    const T* cs = static_cast<const T*>(p.rope_cos);
+    const T* sn = static_cast<const T*>(p.rope_sin);
+    auto rotate = [&](float x, float rot, int64_t d) {
+      const T a = E::from_float(__fmul_rn(x, E::to_float(cs[d])));
+      const T c = E::from_float(__fmul_rn(rot, E::to_float(sn[d])));
+      return E::from_float(__fadd_rn(E::to_float(a), E::to_float(c)));
+    };
+    const float x0 = E::to_float(biased(0)), x1 = E::to_float(biased(1));
+    const int64_t d = local[0] % p.head_dim;
+    T* out = static_cast<T*>(p.out[seg[0]]);
+    out[local[0]] = rotate(x0, -x1, d);
+    out[local[1]] = rotate(x1, x0, d + p.head_dim / 2);
+  } else if (kSwiglu) {
     if (!valid[0]) return;
     const float g = E::to_float(biased(0)), u = E::to_float(biased(1));
     const T s = E::from_float(g / (1.0f + expf(-g)));
@@ -204,8 +232,14 @@ cudaError_t launch_matvec(const MatvecParams& p, cudaStream_t stream) {
   if (p.norm_weight && !matvec_norm_fits(p.dtype, p.K)) return cudaErrorInvalidValue;
   int64_t total = 0;
   for (int i = 0; i < p.num; ++i) total += p.n[i];
-  // Two rows per warp unless that leaves fewer than min_blocks CTAs.
-  const bool two = p.swiglu || (total + 2 * kWarps - 1) / (2 * kWarps) >= p.min_blocks;
+  if (p.rope_outputs > 0) {
+    if (p.swiglu || p.rope_outputs > p.num || p.head_dim < 2 || p.head_dim % 2 != 0) return cudaErrorInvalidValue;
+    for (int i = 0; i < p.num; ++i)
+      if (p.n[i] % 2 != 0 || (i < p.rope_outputs && p.n[i] % p.head_dim != 0)) return cudaErrorInvalidValue;
+  }
+  // Two rows per warp unless that leaves fewer than min_blocks CTAs (always with RoPE).
+  const bool two =
+      p.swiglu || p.rope_outputs > 0 || (total + 2 * kWarps - 1) / (2 * kWarps) >= p.min_blocks;
   const int64_t warps = p.swiglu ? p.n[0] : (two ? (total + 1) / 2 : total);
   const auto blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
   if (blocks == 0) return cudaSuccess;

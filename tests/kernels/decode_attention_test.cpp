@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #ifdef DUO_WITH_CUDA
@@ -310,23 +311,27 @@ TEST(DecodeAttentionCuda, TwoCachesInOneLaunch) {
       decode_attention(out, q, {a, b}, group, 0, variant);
       EXPECT_LT(rel_err(out, want), tolerance(dtype)) << c10::toString(dtype) << " variant " << variant;
     }
-  }
-}
 
-TEST(CacheAppendCuda, TwoTargetsInOneLaunch) {
-  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
-  torch::NoGradGuard no_grad;
-  const at::Device dev(at::kCUDA, 0);
-  auto opts = at::TensorOptions().dtype(at::kBFloat16).device(dev);
-  auto ka = at::randn({1, 2, 30, 64}, opts), va = at::randn_like(ka), kb = at::randn({1, 1, 8, 64}, opts),
-       vb = at::randn_like(kb);
-  auto k = at::randn({1, 3, 1, 64}, opts), v = at::randn({1, 3, 1, 64}, opts);
-  auto ha = at::tensor(std::vector<int64_t>{0, 2}, at::kLong), hb = at::tensor(std::vector<int64_t>{1}, at::kLong);
-  auto ka_ref = ka.cpu(), va_ref = va.cpu(), kb_ref = kb.cpu(), vb_ref = vb.cpu();
-  cache_append({{ka, va, len_tensor(17, dev), ha.to(dev)}, {kb, vb, len_tensor(5, dev), hb.to(dev)}}, k, v);
-  cache_append_reference(ka_ref, va_ref, k.cpu(), v.cpu(), len_tensor(17), ha);
-  cache_append_reference(kb_ref, vb_ref, k.cpu(), v.cpu(), len_tensor(5), hb);
-  EXPECT_TRUE(ka.cpu().equal(ka_ref) && va.cpu().equal(va_ref) && kb.cpu().equal(kb_ref) && vb.cpu().equal(vb_ref));
+    // With append slots the token is stored after attending: at the length in the full cache,
+    // over slot 17 (which the attention still reads) in the small one; a slot at the capacity
+    // is skipped.
+    for (int64_t slot_a : {3001, 5000}) {
+      DecodeCache a2 = a, b2 = b;
+      a2.k_cache = a.k_cache.clone(), a2.v_cache = a.v_cache.clone();
+      b2.k_cache = b.k_cache.clone(), b2.v_cache = b.v_cache.clone();
+      a2.append_slot = len_tensor(slot_a, dev);
+      b2.append_slot = len_tensor(17, dev);
+      auto out = at::full({B, Hq, 1, D}, kNaN, opts);
+      decode_attention(out, q, {a2, b2}, group);
+      EXPECT_LT(rel_err(out, want), tolerance(dtype)) << c10::toString(dtype) << " slot " << slot_a;
+      for (auto [c, c2, slot] : {std::make_tuple(&a, &a2, slot_a), std::make_tuple(&b, &b2, int64_t{17})}) {
+        auto k_ref = c->k_cache.cpu(), v_ref = c->v_cache.cpu();
+        if (slot < k_ref.size(2))
+          cache_append_reference(k_ref, v_ref, c->k_new.cpu(), c->v_new.cpu(), len_tensor(slot), c->kv_heads.cpu());
+        EXPECT_TRUE(c2->k_cache.cpu().equal(k_ref) && c2->v_cache.cpu().equal(v_ref)) << "slot " << slot;
+      }
+    }
+  }
 }
 
 TEST(MatvecCuda, MatchesLinear) {
@@ -394,23 +399,32 @@ TEST(MatvecCuda, NormInsideTheLaunchEqualsNormThenMatvec) {
       }
 }
 
-TEST(CacheAppendCuda, MatchesTheReference) {
+// norm_matvec with RoPE in the epilogue against the two-step path (norm, matvec, rope_qk): the
+// rotation pairs rows d and d + D/2 of each head, with biases, for head dims 64 and 128.
+TEST(MatvecCuda, RopeInTheEpilogueEqualsRopeQk) {
   if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
+  at::manual_seed(13);
   const at::Device dev(at::kCUDA, 0);
-  for (auto dtype : {at::kBFloat16, at::kFloat}) {
-    auto opts = at::TensorOptions().dtype(dtype).device(dev);
-    auto kc = at::randn({2, 2, 9, 64}, opts), vc = at::randn({2, 2, 9, 64}, opts);
-    auto k = at::randn({2, 4, 1, 64}, opts), v = at::randn({2, 4, 64}, opts);
-    auto heads = at::tensor(std::vector<int64_t>{3, 1}, at::kLong);
-    auto kc_ref = kc.cpu(), vc_ref = vc.cpu();
-    cache_append(kc, vc, k, v, len_tensor(7, dev), heads.to(dev));
-    cache_append_reference(kc_ref, vc_ref, k.cpu(), v.cpu(), len_tensor(7), heads);
-    EXPECT_TRUE(kc.cpu().equal(kc_ref));
-    EXPECT_TRUE(vc.cpu().equal(vc_ref));
-    cache_append(kc, vc, k, v, len_tensor(9, dev), heads.to(dev));  // outside the capacity: skipped
-    EXPECT_TRUE(kc.cpu().equal(kc_ref));
-  }
+  for (auto dtype : {at::kBFloat16, at::kFloat})
+    for (int64_t D : {64, 128}) {
+      const int64_t K = 512, Hq = 6, Hk = 2;
+      auto opts = at::TensorOptions().dtype(dtype).device(dev);
+      auto x = at::randn({1, 1, K}, opts), r = at::randn({1, 1, K}, opts), w = at::rand({K}, opts) + 0.5;
+      auto wq = at::randn({Hq * D, K}, opts) * 0.05, wk = at::randn({Hk * D, K}, opts) * 0.05,
+           wv = at::randn({Hk * D, K}, opts) * 0.05, bq = at::randn({Hq * D}, opts);
+      auto cos = at::randn({1, D}, opts), sin = at::randn({1, D}, opts);
+      const std::vector<Projection> ps = {{wq, bq}, {wk, {}}, {wv, {}}};
+      const OutputRope rope{cos, sin, D};
+      auto got = norm_matvec(x, {r, w, 1e-5}, ps, &rope);
+      auto plain = norm_matvec(x, {r, w, 1e-5}, ps);
+      auto [qw, kw] = rope_qk(plain.out[0].view({1, 1, Hq, D}), plain.out[1].view({1, 1, Hk, D}), cos, sin);
+      const std::string what = std::string(c10::toString(dtype)) + " D=" + std::to_string(D);
+      ASSERT_EQ(got.out[0].sizes(), plain.out[0].sizes()) << what;
+      EXPECT_TRUE(got.out[0].equal(qw.reshape(got.out[0].sizes()))) << what;  // same products, same roundings
+      EXPECT_TRUE(got.out[1].equal(kw.reshape(got.out[1].sizes()))) << what;
+      EXPECT_TRUE(got.out[2].equal(plain.out[2])) << what;
+    }
 }
 
 TEST(DecodeOpsCuda, MatchTheReferences) {
