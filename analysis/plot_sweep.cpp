@@ -1,4 +1,5 @@
-// Sweep figures: accuracy against sparsity, and the length × depth grid per sparsity.
+// Sweep figures: accuracy against sparsity, and the length × depth grid per sparsity beside full
+// attention's.
 #include "analysis/plot_sweep.h"
 
 #include <plplot.h>
@@ -85,31 +86,34 @@ void plot_sweep_accuracy(const std::filesystem::path& out, ImageFormat format, c
            symbol_numbers, symbols);
 }
 
-void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const std::vector<SweepRow>& rows,
-                     double sparsity) {
+namespace {
+
+// Mean exact match of duo's pattern per (length, depth) cell at one sparsity.
+using CellAccuracy = std::map<std::pair<int64_t, double>, double>;
+CellAccuracy cell_accuracy(const std::vector<SweepRow>& rows, double sparsity) {
   std::map<std::pair<int64_t, double>, std::pair<double, int64_t>> acc;
-  std::set<int64_t> lengths;
-  std::set<double> depths;
   for (const auto& r : rows) {
     if (r.method != "duo" || r.sparsity != sparsity) continue;
     auto& a = acc[{r.length, r.depth}];
     a.first += r.exact;
     ++a.second;
-    lengths.insert(r.length);
-    depths.insert(r.depth);
   }
-  const std::vector<int64_t> L(lengths.begin(), lengths.end());
-  const std::vector<double> D(depths.begin(), depths.end());
+  CellAccuracy out;
+  for (const auto& [cell, a] : acc) out[cell] = a.first / double(a.second);
+  return out;
+}
 
-  PlotPage page(out, format);
-  use_gate_colours();  // blue (0) to red (1)
-  plvpor(0.13, 0.80, 0.11, 0.86);
+// One length × depth heatmap in the viewport x0..x1 (the figure's common y range), over the
+// lengths L and depths D of the whole figure; cells without results stay blank.
+void draw_grid_panel(const CellAccuracy& cells, const std::vector<int64_t>& L, const std::vector<double>& D, double x0,
+                     double x1, const std::string& title, const std::string& subtitle, bool y_title = true) {
+  plvpor(x0, x1, 0.11, 0.86);
   plwind(-0.5, double(D.size()) - 0.5, -0.5, double(L.size()) - 0.5);
   for (size_t i = 0; i < L.size(); ++i)
     for (size_t j = 0; j < D.size(); ++j) {
-      auto it = acc.find({L[i], D[j]});
-      if (it == acc.end()) continue;
-      plcol1(it->second.first / double(it->second.second));
+      auto it = cells.find({L[i], D[j]});
+      if (it == cells.end()) continue;
+      plcol1(it->second);
       fill_rect(double(j) - 0.5, double(j) + 0.5, double(i) - 0.5, double(i) + 0.5);
     }
   plcol0(kBlack);
@@ -123,11 +127,38 @@ void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const
     std::snprintf(label, sizeof label, "%lld", (long long)L[i]);
     plmtex("lv", 1.0, (double(i) + 0.5) / double(L.size()), 1.0, label);
   }
-  draw_axis_labels("needle depth", "context length (tokens)", 5.5);
+  draw_axis_labels("needle depth", y_title ? "context length (tokens)" : "", 5.5);
+  draw_titles(title, subtitle);
+}
+
+}  // namespace
+
+void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const std::vector<SweepRow>& rows,
+                     double sparsity) {
+  const CellAccuracy cells = cell_accuracy(rows, sparsity);
+  // Full attention's grid beside it, when the sweep has sparsity 0 and this is another one.
+  const CellAccuracy full = sparsity != 0 ? cell_accuracy(rows, 0) : CellAccuracy{};
+  std::set<int64_t> lengths;
+  std::set<double> depths;
+  for (const CellAccuracy* c : {&cells, &full})
+    for (const auto& [cell, accuracy] : *c) {
+      lengths.insert(cell.first);
+      depths.insert(cell.second);
+    }
+  const std::vector<int64_t> L(lengths.begin(), lengths.end());
+  const std::vector<double> D(depths.begin(), depths.end());
+
+  PlotPage page(out, format);
+  use_gate_colours();  // blue (0) to red (1)
   char title[128];
-  std::snprintf(title, sizeof title, "Retrieval with duo's pattern at sparsity %.2f", sparsity);
-  draw_titles(title, sparsity == 0 ? "sparsity 0: full attention" : "exact match per cell");
-  draw_gate_colour_bar(0.86, 0.89, 0.11, 0.86, "exact-match accuracy");
+  std::snprintf(title, sizeof title, "duo's pattern at sparsity %.2f", sparsity);
+  if (full.empty()) {
+    draw_grid_panel(cells, L, D, 0.13, 0.80, title, sparsity == 0 ? "sparsity 0: full attention" : "exact match per cell");
+  } else {
+    draw_grid_panel(full, L, D, 0.11, 0.45, "Full attention", "sparsity 0: exact match per cell");
+    draw_grid_panel(cells, L, D, 0.54, 0.86, title, "exact match per cell", /*y_title=*/false);
+  }
+  draw_gate_colour_bar(0.88, 0.91, 0.11, 0.86, "exact-match accuracy");
 }
 
 }  // namespace duo::analysis

@@ -13,7 +13,8 @@ namespace duo::analysis {
 void plot_sweep_accuracy(const std::filesystem::path& out, ImageFormat format, const std::vector<SweepRow>& rows);
 
 // Needle-in-a-haystack grid of duo's pattern at one sparsity: context length × needle depth,
-// coloured by exact-match accuracy.
+// coloured by exact-match accuracy; beside full attention's grid (sparsity 0) when the rows hold
+// it and this sparsity is another.
 void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const std::vector<SweepRow>& rows,
                      double sparsity);
 
