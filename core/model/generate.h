@@ -1,5 +1,7 @@
-// Greedy generation with a dense KV cache: one prefill over the prompt, then one token at a
-// time, always taking the most likely next token.
+// Greedy generation: one prefill over the prompt, then one token at a time, always taking the
+// most likely next token. On a GPU whose shapes the decode kernels take (DecodeGraph::available)
+// the KV cache is allocated for prompt + max_new_tokens up front and each token is replayed
+// from a CUDA graph; elsewhere a dense cache grows with the tokens and steps run eagerly.
 #pragma once
 #include <ATen/ATen.h>
 

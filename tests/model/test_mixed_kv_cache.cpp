@@ -226,5 +226,30 @@ TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
   kernels::set_launch_overlap(saved_overlap);
 }
 
+// generate_greedy on a GPU (a static cache and a CUDA graph) against eager decoding over a
+// dense cache on the same model, in float32: the same tokens.
+TEST(MixedKVCache, GenerateOnCudaDecodesFromAGraphLikeTheEagerLoop) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  auto cfg = tiny_gqa_config();
+  cfg.num_attention_heads = 4;
+  cfg.head_dim = 64;
+  cfg.hidden_size = 256;
+  cfg.intermediate_size = 512;
+  auto model = LlamaModel::random(cfg, 9, at::kFloat, at::Device(at::kCUDA, 0));
+  ASSERT_TRUE(DecodeGraph::available(model));
+  std::vector<int64_t> prompt;
+  for (int i = 0; i < 30; ++i) prompt.push_back((i * 11 + 5) % 61);
+  GenerateOptions opt;
+  opt.max_new_tokens = 24;
+  opt.stop_at_eos = false;
+  const auto got = generate_greedy(model, prompt, opt).tokens;
+
+  KVCacheAttention dense(static_cast<int>(cfg.num_hidden_layers));
+  auto ids = at::tensor(prompt, at::kLong).unsqueeze(0).to(model.device());
+  auto logits = prefill_chunked(model, dense, ids, /*chunk=*/30);
+  EXPECT_EQ(got, decode_greedy(model, dense, logits, 30, 24));
+}
+
 }  // namespace
 }  // namespace duo
