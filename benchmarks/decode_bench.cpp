@@ -227,7 +227,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     bool kernel_bench = false;
     app.add_flag("--kernel-bench", kernel_bench,
-                 "first time the decode-attention kernel alone (both variants) on a cache of each length");
+                 "first time the decode-attention kernel alone (each variant) on a cache of each length, "
+                 "then each projection (fused matvec against cuBLAS)");
     app.add_flag("--model-only", model_only,
                  "also time one decode step with attention over the new token alone (no cache): the "
                  "cost of everything but reading the KV cache");

@@ -9,12 +9,12 @@
 // spells that out as a dense mask, for tests.
 //
 // Decode steps with a device position (AttentionInput::position: CUDA graphs, see
-// core/model/decode_graph.h) run through kernels/decode_attention.h, one launch for all heads of
-// a layer: retrieval heads attend to the `position` cached tokens plus the new one, streaming
-// heads to their sink and recent buffers plus the new one; a second launch then stores the
-// token at the position (read on the device) and in the ring slot computed on the device. Their shapes are static only once both
-// buffers are full, so such steps need position ≥ sink + recent when the pattern has streaming
-// heads (graph_decodable); the results are those of the ordinary path.
+// core/model/decode_graph.h) run through kernels/decode_attention.h, one call for all heads of a
+// layer: retrieval heads attend to the `position` cached tokens plus the new one, streaming heads
+// to their sink and recent buffers plus the new one; the same call then stores the token at the
+// position (read on the device) and in the ring slot computed on the device. Their shapes are
+// static only once both buffers are full, so such steps need position ≥ sink + recent when the
+// pattern has streaming heads (graph_decodable); the results are those of the ordinary path.
 #pragma once
 #include <ATen/ATen.h>
 
