@@ -64,6 +64,34 @@ struct Elem<__half> {
   }
 };
 
+// The roundings of the eager ops (model/rms_norm.cpp, model/rope.cpp), shared by every kernel
+// that computes them so that their results agree bit for bit; products and sums go through
+// __fmul_rn / __fadd_rn so that nvcc does not contract them into FMAs.
+// The residual add, rounded to the dtype: T(x + r).
+template <typename T>
+__device__ inline T residual_add(float x, float r) {
+  return Elem<T>::from_float(__fadd_rn(x, r));
+}
+// RMSNorm's scale 1/sqrt(mean(h²) + eps) from the sum of squares of `cols` elements.
+__device__ inline float rms_scale(float sum_sq, int64_t cols, float eps) {
+  return rsqrtf(__fadd_rn(__fmul_rn(sum_sq, 1.0f / static_cast<float>(cols)), eps));
+}
+// One normalised element: weight · T(h · scale), rounded to the dtype.
+template <typename T>
+__device__ inline T rms_normed(float h, float scale, float weight) {
+  using E = Elem<T>;
+  return E::from_float(__fmul_rn(weight, E::to_float(E::from_float(__fmul_rn(h, scale)))));
+}
+// One RoPE element: x·cos + rot·sin (rot: the rotate_half partner), each product and the sum
+// rounded to the dtype.
+template <typename T>
+__device__ inline T rope_element(float x, float rot, float cos, float sin) {
+  using E = Elem<T>;
+  const T a = E::from_float(__fmul_rn(x, cos));
+  const T c = E::from_float(__fmul_rn(rot, sin));
+  return E::from_float(__fadd_rn(E::to_float(a), E::to_float(c)));
+}
+
 __device__ inline float warp_sum(float x) {
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);

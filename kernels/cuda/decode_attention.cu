@@ -565,8 +565,8 @@ __global__ void __launch_bounds__(kCombineThreads) combine_kernel(const __grid_c
     const int d = threadIdx.x;
     const int64_t slot = *c.append_slot;
     if (slot >= 0 && slot < c.capacity) {
-      T* kc = static_cast<T*>(const_cast<void*>(c.k)) + b * c.k_sb + head * c.k_sh + slot * D;
-      T* vc = static_cast<T*>(const_cast<void*>(c.v)) + b * c.v_sb + head * c.v_sh + slot * D;
+      T* kc = static_cast<T*>(c.k) + b * c.k_sb + head * c.k_sh + slot * D;
+      T* vc = static_cast<T*>(c.v) + b * c.v_sb + head * c.v_sh + slot * D;
       kc[d] = (static_cast<const T*>(c.k_new) + b * c.kn_sb + kvh * c.kn_sh)[d];
       vc[d] = (static_cast<const T*>(c.v_new) + b * c.vn_sb + kvh * c.vn_sh)[d];
     }

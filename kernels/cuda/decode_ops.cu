@@ -1,8 +1,7 @@
 // The small per-layer operations of a decode step, one launch each instead of the several
 // elementwise and reduction kernels ATen runs for them: residual add + RMSNorm, RoPE of queries
-// and keys, SwiGLU's silu(gate)·up. Each rounds where ATen's composition rounds (products and
-// sums through __fmul_rn / __fadd_rn so that nvcc does not contract them into FMAs), so results
-// match the eager path up to reduction order.
+// and keys, SwiGLU's silu(gate)·up. Each rounds where ATen's composition rounds (the norm and
+// RoPE through common.cuh's helpers), so results match the eager path up to reduction order.
 #include <algorithm>
 
 #include "common.cuh"
@@ -31,18 +30,17 @@ __global__ void add_rms_norm_kernel(const AddRmsNormParams p) {
   for (int64_t c = threadIdx.x; c < p.cols; c += blockDim.x) {
     float v = E::to_float(x[c]);
     if (r) {
-      const T hv = E::from_float(__fadd_rn(v, E::to_float(r[c])));
+      const T hv = residual_add<T>(v, E::to_float(r[c]));
       h[c] = hv;
       v = E::to_float(hv);
     }
     ss = fmaf(v, v, ss);
   }
   ss = block_reduce<false>(ss);
-  const float inv = rsqrtf(__fadd_rn(__fmul_rn(ss, 1.0f / static_cast<float>(p.cols)), p.eps));
+  const float inv = rms_scale(ss, p.cols, p.eps);
   for (int64_t c = threadIdx.x; c < p.cols; c += blockDim.x) {
     const float v = E::to_float(r ? h[c] : x[c]);  // h[c] was written by this thread
-    const T n = E::from_float(__fmul_rn(v, inv));
-    y[c] = E::from_float(__fmul_rn(E::to_float(w[c]), E::to_float(n)));
+    y[c] = rms_normed<T>(v, inv, E::to_float(w[c]));
   }
 }
 
@@ -65,9 +63,7 @@ __global__ void rope_qk_kernel(const RopeParams p) {
   for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
     const float xv = E::to_float(x[d]);
     const float rot = d < half ? -E::to_float(x[d + half]) : E::to_float(x[d - half]);
-    const T a = E::from_float(__fmul_rn(xv, E::to_float(cs[d])));
-    const T c = E::from_float(__fmul_rn(rot, E::to_float(sn[d])));
-    out[d] = E::from_float(__fadd_rn(E::to_float(a), E::to_float(c)));
+    out[d] = rope_element<T>(xv, rot, E::to_float(cs[d]), E::to_float(sn[d]));
   }
 }
 

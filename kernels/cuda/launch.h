@@ -19,8 +19,8 @@ bool launch_overlap();
 // Flash-decoding: one query token per (batch, query head) over one or two KV caches in one
 // launch (a layer's full and streaming heads: disjoint query heads, different capacities).
 struct DecodeCacheParams {
-  const void* k;  // [B, heads, capacity, D]: (b, i, j, d) at b * k_sb + i * k_sh + j * D + d
-  const void* v;
+  void* k;  // [B, heads, capacity, D]: (b, i, j, d) at b * k_sb + i * k_sh + j * D + d
+  void* v;  // (written only at append_slot)
   int64_t k_sb, k_sh, v_sb, v_sh;
   int64_t capacity;
   const int64_t* length;    // device scalar: valid positions per cache head

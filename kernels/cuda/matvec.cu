@@ -23,7 +23,8 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kUnroll = 8;
 
 // y = weight · rmsnorm(h), h = x + residual, into y_smem (K elements); CTA 0 also stores h.
-// Rounds as add_rms_norm_kernel (decode_ops.cu); only the order of the sum of squares differs.
+// Rounds as add_rms_norm_kernel (decode_ops.cu), through the same helpers; only the order of the
+// sum of squares differs.
 // Each thread loads up to kBatch pieces before using any, so the CTA waits for one round trip
 // rather than one per piece. Every thread of the CTA must call it.
 template <typename T>
@@ -59,7 +60,7 @@ __device__ void normalize_input(const MatvecParams& p, uint4* y_smem) {
         T h[VEC];
 #pragma unroll
         for (int e = 0; e < VEC; ++e) {
-          h[e] = E::from_float(__fadd_rn(hf[e], rf[e]));
+          h[e] = residual_add<T>(hf[e], rf[e]);
           hf[e] = E::to_float(h[e]);
         }
         memcpy(&xv[b], h, sizeof(uint4));
@@ -71,17 +72,14 @@ __device__ void normalize_input(const MatvecParams& p, uint4* y_smem) {
     }
   }
   ss = block_reduce<false>(ss);
-  const float inv = rsqrtf(__fadd_rn(__fmul_rn(ss, 1.0f / static_cast<float>(p.K)), p.eps));
+  const float inv = rms_scale(ss, p.K, p.eps);
   for (int64_t i = threadIdx.x; i < pieces; i += kThreads) {
     float hf[VEC], gf[VEC];
     E::unpack(y_smem[i], hf);
     E::unpack(__ldg(g + i), gf);
     T y[VEC];
 #pragma unroll
-    for (int e = 0; e < VEC; ++e) {
-      const T n = E::from_float(__fmul_rn(hf[e], inv));
-      y[e] = E::from_float(__fmul_rn(gf[e], E::to_float(n)));
-    }
+    for (int e = 0; e < VEC; ++e) y[e] = rms_normed<T>(hf[e], inv, gf[e]);
     memcpy(&y_smem[i], y, sizeof(uint4));
   }
   __syncthreads();
@@ -191,14 +189,11 @@ __global__ void __launch_bounds__(kThreads) matvec_kernel(const __grid_constant_
   };
   if (rope) {
     if (!valid[0]) return;
-    // As rope_qk_kernel (decode_ops.cu): x·cos + rotate_half(x)·sin, each product and the sum
-    // rounded to the dtype, x itself the projection rounded to the dtype.
+    // As rope_qk_kernel (decode_ops.cu), x itself the projection rounded to the dtype.
     const T* cs = static_cast<const T*>(p.rope_cos);
     const T* sn = static_cast<const T*>(p.rope_sin);
     auto rotate = [&](float x, float rot, int64_t d) {
-      const T a = E::from_float(__fmul_rn(x, E::to_float(cs[d])));
-      const T c = E::from_float(__fmul_rn(rot, E::to_float(sn[d])));
-      return E::from_float(__fadd_rn(E::to_float(a), E::to_float(c)));
+      return rope_element<T>(x, rot, E::to_float(cs[d]), E::to_float(sn[d]));
     };
     const float x0 = E::to_float(biased(0)), x1 = E::to_float(biased(1));
     const int64_t d = local[0] % p.head_dim;
