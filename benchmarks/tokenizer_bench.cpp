@@ -3,7 +3,7 @@
 //
 // Build: cmake --build <build> --target duo-bench-tokenizer
 // Run:   <build>/bin/duo-bench-tokenizer [--tokenizer DIR] [--text FILE] [--python PY]
-// Defaults: the Llama-3 tokenizer of the shared fixtures, and the 1 MB multilingual test text
+// Defaults: the Llama-3 tokenizer of tests/fixtures, and the 1 MB multilingual test text
 // that tests/tokenizer/test_text.py generates (written to a temporary file).
 // Measures: "cold" is the first encode of the whole text on a freshly loaded tokenizer (empty
 // word cache), "single" the best of 5 whole-text encodes, "lines" the best of 3 passes that
