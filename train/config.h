@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/synth/reference_format.h"
+#include "model/streaming_window.h"
 
 namespace duo {
 
@@ -21,9 +22,9 @@ enum class HaystackFormat { text, jsonl };
 // reference: the gated path reuses the frozen reference pass's full-attention output, detached
 // (mit-han-lab/duo-attention's shortcut).
 enum class GateMode { paper, reference };
-// token: an exact sink + recent token mask. block: the reference's block-sparse mask, which
-// rounds sink and recent to whole blocks of block_size tokens.
-enum class StreamingGranularity { token, block };
+// streaming.granularity (model/streaming_window.h): token = an exact sink + recent token mask;
+// block = the reference's block-sparse mask, which rounds sink and recent to whole blocks of
+// block_size tokens.
 
 struct TrainConfig {
   struct Model {

@@ -8,16 +8,9 @@
 
 #include <cstdint>
 
-#include "config.h"
+#include "model/streaming_window.h"
 
 namespace duo {
-
-struct StreamingWindow {
-  int64_t sink = 128;
-  int64_t recent = 256;
-  StreamingGranularity granularity = StreamingGranularity::token;
-  int64_t block_size = 128;
-};
 
 // Boolean [T, T] tensor, true where attention is allowed, for T tokens at positions 0..T-1.
 at::Tensor streaming_mask(const StreamingWindow& window, int64_t T, at::Device device);
