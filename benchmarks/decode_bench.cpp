@@ -202,13 +202,12 @@ int main(int argc, char** argv) {
     app.add_option("--sink", sink, "streaming heads: sink tokens");
     app.add_option("--recent", recent, "streaming heads: recent tokens");
     app.add_option("--device", device_name, "cuda or cpu");
-    bool model_only = false, cudnn_sdpa = false;
+    bool model_only = false;
 #ifdef DUO_WITH_CUDA
     bool cuda_graph = true;
 #else
     bool cuda_graph = false;
 #endif
-    app.add_option("--cudnn-sdpa", cudnn_sdpa, "let SDPA use its cuDNN backend (duo turns it off; true to compare)");
     app.add_option("--cuda-graph", cuda_graph,
                    "decode through DecodeGraph (one CUDA graph per step, the decode-attention kernel); false: "
                    "the eager LlamaModel::forward")
@@ -238,7 +237,6 @@ int main(int argc, char** argv) {
     auto sync = [&] { duo::bench::sync(device); };
     const auto cfg = duo::load_model_config(config_path);
     const auto model = duo::LlamaModel::random(cfg, 0, at::kBFloat16, device);
-    at::globalContext().setSDPUseCuDNN(cudnn_sdpa);  // after the model, which turns it off
     if (attention_variant >= 0) duo::kernels::set_decode_attention_default_variant(attention_variant);
     duo::kernels::set_launch_overlap(launch_overlap);
     if (cuda_graph && !duo::DecodeGraph::available(model)) {

@@ -25,19 +25,25 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     auto* model = reinterpret_cast<const LlamaModel*>(ctx->saved_data["model"].toInt());
     auto* attn = reinterpret_cast<Attention*>(ctx->saved_data["attn"].toInt());
     auto layer = static_cast<int>(ctx->saved_data["layer"].toInt());
-    auto hidden = ctx->saved_data["hidden"].toTensor().detach().requires_grad_(true);
+    // The first layer's input is the embedding, which needs no gradient: without it, the
+    // recomputed layer's attention and q/k/v projections are left out of the backward.
+    const bool want_hidden = ctx->needs_input_grad(0);
+    auto hidden = ctx->saved_data["hidden"].toTensor().detach().requires_grad_(want_hidden);
     auto gates = ctx->saved_data["gates"].toTensor();
     at::Tensor out;
     {
       torch::autograd::AutoGradMode grad_on(true);
       out = model->layer_forward(layer, hidden, 0, *attn);
     }
-    variable_list inputs{hidden};
+    variable_list inputs;
+    if (want_hidden) inputs.push_back(hidden);
     if (gates.requires_grad()) inputs.push_back(gates);
+    if (inputs.empty()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     auto grads = torch::autograd::grad({out}, inputs, {grad_out[0]}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
-    at::Tensor grad_gates = gates.requires_grad() ? grads[1] : at::Tensor();
-    return {grads[0], grad_gates, at::Tensor(), at::Tensor(), at::Tensor()};
+    at::Tensor grad_hidden = want_hidden ? grads[0] : at::Tensor();
+    at::Tensor grad_gates = gates.requires_grad() ? grads.back() : at::Tensor();
+    return {grad_hidden, grad_gates, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -29,7 +29,8 @@ Objective distill_objective(const LlamaModel& model, const at::Tensor& gates,
   }
 
   GatedAttention& gated =
-      attentions->gated.emplace(gates, options.window, options.mode, &attentions->recorder);
+      attentions->gated.emplace(gates, options.window, options.mode, &attentions->recorder,
+                                options.keep_full_attention && options.activation_checkpointing);
   auto hidden = model.embed(ids);
   for (int layer = 0; layer < model.config().num_hidden_layers; ++layer) {
     hidden = options.activation_checkpointing

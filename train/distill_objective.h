@@ -18,6 +18,9 @@ struct ObjectiveOptions {
   StreamingWindow window;
   GateMode mode = GateMode::paper;
   bool activation_checkpointing = false;
+  // Paper mode with checkpointing: keep each layer's full attention from the forward pass for
+  // its recomputation (GatedAttention).
+  bool keep_full_attention = false;
   double reg_weight = 0.05;
 };
 

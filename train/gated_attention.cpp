@@ -2,15 +2,35 @@
 
 #include <stdexcept>
 
-namespace duo {
+#include <torch/autograd.h>
 
-at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const at::Tensor& mask) {
-  // SDPA's memory-efficient kernel takes a mask but not enable_gqa (its fallback would
-  // materialize every score), so KV heads are expanded to their query groups instead.
-  const int64_t group = q.size(1) / k.size(1);
-  return at::scaled_dot_product_attention(q, repeat_kv_heads(k, group), repeat_kv_heads(v, group), mask);
-}
+#include "kernels/streaming_attention.h"
+
+namespace duo {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Causal attention as an autograd node whose forward result may have been computed already
+// (`kept`, consumed here): its backward needs only q, k, v, the output and the log-sum-exp.
+struct FullAttentionNode : public torch::autograd::Function<FullAttentionNode> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            kernels::CausalAttentionResult* kept) {
+    kernels::CausalAttentionResult r;
+    if (kept && kept->out.defined()) std::swap(r, *kept);
+    else r = kernels::causal_attention_forward(q, k, v);
+    ctx->save_for_backward({q, k, v, r.out, r.lse, r.seed, r.offset});
+    return r.out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    auto [dq, dk, dv] = kernels::causal_attention_backward(grads[0], s[0], s[1], s[2], {s[3], s[4], s[5], s[6]});
+    return {dq, dk, dv, at::Tensor()};
+  }
+};
+
+}  // namespace
 
 at::Tensor FullAttentionRecorder::forward(const AttentionInput& in) {
   auto out = causal_attention(in.q, in.k, in.v);
@@ -26,27 +46,37 @@ const at::Tensor& FullAttentionRecorder::output(int layer) const {
 }
 
 GatedAttention::GatedAttention(at::Tensor gates, StreamingWindow window, GateMode mode,
-                               const FullAttentionRecorder* recorder)
-    : gates_(std::move(gates)), window_(window), mode_(mode), recorder_(recorder) {
+                               const FullAttentionRecorder* recorder, bool keep_full_attention)
+    : gates_(std::move(gates)),
+      window_(window),
+      mode_(mode),
+      recorder_(recorder),
+      keep_full_attention_(keep_full_attention),
+      kept_(gates_.size(0)) {
   if (mode_ == GateMode::reference && recorder_ == nullptr)
     throw std::logic_error("GateMode::reference needs the reference pass's recorder");
 }
 
-const at::Tensor& GatedAttention::mask(int64_t T, at::Device device) {
-  if (!mask_.defined() || mask_.size(0) != T || mask_.device() != device)
-    mask_ = streaming_mask(window_, T, device);
-  return mask_;
-}
-
 at::Tensor GatedAttention::forward(const AttentionInput& in) {
-  // Training always runs whole sequences from position 0; the mask assumes it.
+  // Training always runs whole sequences from position 0; the window assumes it.
   if (in.start_pos != 0) throw std::logic_error("GatedAttention expects whole sequences");
-  const int64_t hq = in.q.size(1), hkv = in.k.size(1), T = in.q.size(2);
+  const int64_t hq = in.q.size(1), hkv = in.k.size(1);
   // [Hkv] -> [1, Hq, 1, 1]: each query head takes its KV head's gate.
   auto alpha = gates_[in.layer].unsqueeze(1).expand({hkv, hq / hkv}).reshape({1, hq, 1, 1}).to(in.q.scalar_type());
-  auto streaming = masked_attention(in.q, in.k, in.v, mask(T, in.q.device()));
-  auto full = mode_ == GateMode::paper ? causal_attention(in.q, in.k, in.v) : recorder_->output(in.layer);
+  auto streaming = kernels::streaming_attention(in.q, in.k, in.v, window_);
+  auto full = mode_ == GateMode::paper ? full_attention(in) : recorder_->output(in.layer);
   return alpha * full + (1 - alpha) * streaming;
+}
+
+at::Tensor GatedAttention::full_attention(const AttentionInput& in) {
+  if (!kernels::causal_attention_supported(in.q)) return causal_attention(in.q, in.k, in.v);  // SDPA, autograd
+  kernels::CausalAttentionResult& kept = kept_.at(in.layer);
+  if (at::GradMode::is_enabled()) return FullAttentionNode::apply(in.q, in.k, in.v, &kept);
+  // A pass that records nothing: activation checkpointing's first pass, recomputed later.
+  kernels::CausalAttentionResult r = kernels::causal_attention_forward(in.q, in.k, in.v);
+  at::Tensor out = r.out;
+  if (keep_full_attention_) kept = std::move(r);
+  return out;
 }
 
 }  // namespace duo

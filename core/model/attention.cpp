@@ -13,6 +13,7 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   const bool gqa = q.size(1) != k.size(1);
   if (tq == tk)  // the queries are exactly the keys' positions: plain causal mask
     return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, {}, gqa);
+  ShapeStableAttentionKernels shape_stable;
   if (tq == 1)  // one new token sees everything
     return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, {}, gqa);
   // Queries are the last tq of tk positions. SDPA's is_causal aligns the mask to the top-left
@@ -33,7 +34,11 @@ void Attention::decoded(int64_t pos) {
   throw std::logic_error("this attention does not decode with device positions (step at " + std::to_string(pos) + ")");
 }
 
-void use_shape_stable_attention_kernels() { at::globalContext().setSDPUseCuDNN(false); }
+ShapeStableAttentionKernels::ShapeStableAttentionKernels() : cudnn_was_on_(at::globalContext().userEnabledCuDNNSDP()) {
+  at::globalContext().setSDPUseCuDNN(false);
+}
+
+ShapeStableAttentionKernels::~ShapeStableAttentionKernels() { at::globalContext().setSDPUseCuDNN(cudnn_was_on_); }
 
 at::Tensor FullAttention::forward(const AttentionInput& in) { return causal_attention(in.q, in.k, in.v); }
 

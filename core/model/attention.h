@@ -65,11 +65,22 @@ class KVCacheAttention : public Attention {
   std::vector<Layer> layers_;
 };
 
-// Keeps SDPA off its cuDNN backend, which builds a new plan for every new key length (every
-// decode step, every chunk): measured on an H200, a Llama-3-8B decode step took 81 ms with it
-// and 26 ms without (experiments/decode-h200.md). Flash and memory-efficient kernels remain.
-// Called when a model is created; idempotent.
-void use_shape_stable_attention_kernels();
+// While alive, keeps SDPA off its cuDNN backend, which builds a new plan for every new key
+// length (every decode step, every chunk): measured on an H200, a Llama-3-8B decode step took
+// 81 ms with it and 26 ms without (experiments/decode-h200.md). Flash and memory-efficient
+// kernels remain. Scoped to the calls over a growing cache: whole sequences (gate training, a
+// first prefill) keep cuDNN, which is the fastest there. SDPA's backend switches are
+// process-wide, so this is for one thread's calls at a time.
+class ShapeStableAttentionKernels {
+ public:
+  ShapeStableAttentionKernels();
+  ~ShapeStableAttentionKernels();
+  ShapeStableAttentionKernels(const ShapeStableAttentionKernels&) = delete;
+  ShapeStableAttentionKernels& operator=(const ShapeStableAttentionKernels&) = delete;
+
+ private:
+  bool cudnn_was_on_;
+};
 
 // [B, Hkv, T, D] -> [B, Hkv * group, T, D], each KV head repeated for its query group, for
 // kernels that take no enable_gqa (SDPA with a mask). expand + reshape, not repeat_interleave,
@@ -77,7 +88,8 @@ void use_shape_stable_attention_kernels();
 at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group);
 
 // softmax(q kᵀ / √D) v for queries at positions [start, start + Tq) over keys at [0, Tk),
-// each query seeing keys up to its own position; GQA heads share their KV head.
+// each query seeing keys up to its own position; GQA heads share their KV head. Calls over a
+// cache (Tq < Tk) run under ShapeStableAttentionKernels.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
 }  // namespace duo

@@ -77,7 +77,6 @@ LlamaModel LlamaModel::load(const std::filesystem::path& dir, at::ScalarType dty
         },
         m.embed_tokens_, m.norm_, m.lm_head_, m.layers_);
   m.inv_freq_ = rope_inv_freq(m.cfg_, device);
-  use_shape_stable_attention_kernels();
   return m;
 }
 
@@ -98,7 +97,6 @@ LlamaModel LlamaModel::random(const ModelConfig& cfg, uint64_t seed, at::ScalarT
         },
         m.embed_tokens_, m.norm_, m.lm_head_, m.layers_);
   m.inv_freq_ = rope_inv_freq(cfg, device);
-  use_shape_stable_attention_kernels();
   return m;
 }
 

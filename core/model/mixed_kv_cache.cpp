@@ -92,6 +92,7 @@ at::Tensor MixedKVCacheAttention::attend_streaming(Layer& l, const at::Tensor& q
   auto keys = at::cat({l.sink_k.narrow(2, 0, n_sink), l.recent_k.narrow(2, 0, n_recent), k}, 2);
   auto values = at::cat({l.sink_v.narrow(2, 0, n_sink), l.recent_v.narrow(2, 0, n_recent), v}, 2);
   const int64_t n_prev = n_sink + n_recent;
+  ShapeStableAttentionKernels shape_stable;  // the key count changes with every chunk
   at::Tensor out;
   if (T == 1) {
     out = at::scaled_dot_product_attention(q, repeat_kv_heads(keys, group), repeat_kv_heads(values, group));

@@ -9,7 +9,7 @@
 #include "train/distill_objective.h"
 #include "train/gated_attention.h"
 #include "train/lr_schedule.h"
-#include "train/streaming_mask.h"
+#include "kernels/streaming_attention.h"
 
 namespace duo {
 namespace {
@@ -58,7 +58,7 @@ Qkv random_qkv(int64_t hq, int64_t hkv, int64_t T, int64_t D, uint64_t seed) {
 
 TEST(StreamingMask, TokenWindowCountsSinkAndRecent) {
   StreamingWindow w{3, 4, StreamingGranularity::token, 128};
-  auto m = streaming_mask(w, 20, at::kCPU);
+  auto m = kernels::streaming_mask(w, 20, at::kCPU);
   // Row i allows every earlier key until the window fills, then sink + recent keys.
   for (int64_t i = 0; i < 20; ++i)
     EXPECT_EQ(m[i].sum().item<int64_t>(), std::min<int64_t>(i + 1, 3 + 4)) << "row " << i;
