@@ -77,8 +77,7 @@ HeadPattern head_pattern(const std::vector<uint8_t>& retrieval, const GateSet& g
   p.num_layers = g.num_layers;
   p.num_kv_heads = g.num_kv_heads;
   p.retrieval = retrieval;
-  p.sink = o.sink;
-  p.recent = o.recent;
+  p.window = {o.sink, o.recent};
   return p;
 }
 
