@@ -129,7 +129,7 @@ std::vector<uint8_t> top_heads(const std::vector<float>& values, int layers, int
   g.num_layers = layers;
   g.num_kv_heads = heads;
   g.gates = values;
-  return select_by_sparsity(g, sparsity, 0, 0).retrieval;
+  return select_by_sparsity(g, sparsity).retrieval;
 }
 
 void write_csv(const fs::path& path, const std::vector<float>& retrieval, const std::vector<float>& outside, int layers,
@@ -324,7 +324,7 @@ void AttentionCommand::run() const {
   std::vector<uint8_t> top_outside = top_heads(outside, L, H, o.sparsity);
   std::optional<Pattern> by_gate;
   if (gates) {
-    by_gate = select_by_sparsity(*gates, o.sparsity, int(sink), int(recent));
+    by_gate = select_by_sparsity(*gates, o.sparsity);
     const double rho_r = spearman(gates->gates, retrieval), rho_o = spearman(gates->gates, outside);
     const double j_r = jaccard(by_gate->retrieval, top_retrieval), j_o = jaccard(by_gate->retrieval, top_outside);
     const int k = by_gate->retrieval_count();

@@ -16,6 +16,7 @@
 #include "analysis/gate_set.h"
 #include "analysis/gate_stats.h"
 #include "analysis/pattern.h"
+#include "analysis/pattern_choice.h"
 #include "analysis/pattern_json.h"
 #include "analysis/sweep_command.h"
 #ifdef DUO_WITH_PLPLOT
@@ -32,32 +33,41 @@ namespace fs = std::filesystem;
 const char* kInputHelp =
     "INPUT is a gate history written by duo-train (.h5; its last step unless --step), a reference "
     "pattern directory (full_attention_heads.tsv + config.json, as mit-han-lab/duo-attention writes), "
-    "or a pattern JSON written by 'duo-analyze pattern'.";
+    "or a pattern JSON written by 'duo-analyze pattern'. A pattern JSON is a pattern: its roles are used as "
+    "they are unless --sparsity or --threshold re-select them from its gates. Streaming heads deploy with "
+    "the window the input records (a history's training window, config.json's sink_size/recent_size, a "
+    "pattern JSON's window) unless --sink/--recent override it; with none recorded, sink 64 + recent 256.";
 
-// Options shared by the subcommands that turn gates into a pattern.
+// Options shared by the subcommands that turn an input into a pattern (analysis/pattern_choice.h).
 struct Selection {
-  double sparsity = 0.5;
-  double threshold = 0;
+  // Values as parsed; each counts only when its option was given (request()).
+  double sparsity = 0, threshold = 0;
+  int64_t sink = 0, recent = 0;
+  int64_t step = -1;
   CLI::Option* sparsity_option = nullptr;
   CLI::Option* threshold_option = nullptr;
-  int sink = 64;
-  int recent = 256;
-  int64_t step = -1;
+  CLI::Option* sink_option = nullptr;
+  CLI::Option* recent_option = nullptr;
   CLI::Option* step_option = nullptr;
 
   void add_rule(CLI::App* app, bool with_threshold) {
     sparsity_option = app->add_option("--sparsity", sparsity,
                                       "fraction of KV heads made streaming heads, in [0, 1]: the heads with the "
-                                      "smallest gates (global over all layers; ties by layer, head)")
-                          ->capture_default_str();
+                                      "smallest gates (global over all layers; ties by layer, head). Default 0.5; "
+                                      "a pattern file keeps its own roles unless this is given");
     if (with_threshold)
       threshold_option = app->add_option("--threshold", threshold,
                                          "instead of --sparsity: heads with gate >= this are retrieval heads")
                              ->excludes(sparsity_option);
   }
   void add_window(CLI::App* app) {
-    app->add_option("--sink", sink, "deployment: attention-sink tokens every streaming head keeps")->capture_default_str();
-    app->add_option("--recent", recent, "deployment: recent tokens every streaming head keeps")->capture_default_str();
+    sink_option = app->add_option("--sink", sink,
+                                  "deployment: attention-sink tokens every streaming head keeps (default: the "
+                                  "window the input records: the one the gates were trained with, or a pattern "
+                                  "JSON's own; 64 when it records none)");
+    recent_option = app->add_option("--recent", recent,
+                                    "deployment: recent tokens every streaming head keeps (default: as for "
+                                    "--sink; 256 when the input records none)");
   }
   void add_step(CLI::App* app) {
     step_option = app->add_option("--step", step, "use the gates of this training step of a history (default: the last)");
@@ -65,9 +75,19 @@ struct Selection {
   std::optional<int64_t> chosen_step() const {
     return step_option && step_option->count() ? std::optional<int64_t>(step) : std::nullopt;
   }
-  Pattern select(const GateSet& gates) const {
-    if (threshold_option && threshold_option->count()) return select_by_threshold(gates, threshold, sink, recent);
-    return select_by_sparsity(gates, sparsity, sink, recent);
+  static bool given(const CLI::Option* option) { return option && option->count() > 0; }
+  PatternRequest request() const {
+    PatternRequest r;
+    if (given(sparsity_option)) r.sparsity = sparsity;
+    if (given(threshold_option)) r.threshold = threshold;
+    if (given(sink_option)) r.window.sink = sink;
+    if (given(recent_option)) r.window.recent = recent;
+    return r;
+  }
+  Pattern select(const Input& in) const { return choose_pattern(in, request()); }
+  // Checks the options before any file is read.
+  void check() const {
+    if (given(sparsity_option)) check_sparsity(sparsity);
   }
 };
 
@@ -88,16 +108,35 @@ void print_model(const GateSet& g) {
     std::cout << g.num_kv_heads << " KV heads (query heads not recorded)\n";
 }
 
-void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
-  check_sparsity(sel.sparsity);
-  std::optional<duo::HistoryReader> history;
-  GateSet g;
+// How the roles were chosen, for a terminal: "at sparsity 0.50", "at gate threshold 0.7000" or
+// "as the pattern file holds them".
+std::string rule_text(const Input& in, const Selection& sel) {
+  const PatternRequest r = sel.request();
+  if (in.pattern && !r.reselects(in)) return "as the pattern file holds them";
+  if (r.threshold) return "at gate threshold " + fmt("%.4f", *r.threshold);
+  return "at sparsity " + fmt("%.2f", r.sparsity.value_or(kDefaultSparsity));
+}
+
+// `always`: also when a pattern file keeps its roles (where nothing else says so).
+void print_roles_note(const Input& in, const Selection& sel, bool always) {
+  const PatternRequest r = sel.request();
+  if (in.pattern && (always || r.reselects(in))) std::cout << "roles      " << roles_note(in, r) << "\n";
+}
+
+// A history is read whole (summary and plot show its steps); other inputs are their gates.
+Input read_input(const fs::path& input, const Selection& sel, std::optional<duo::HistoryReader>& history) {
   if (!fs::is_directory(input) && input.extension() != ".json") {
     history.emplace(input);
-    g = gates_from_history(*history, sel.chosen_step());
-  } else {
-    g = load_gates(input, sel.chosen_step());
+    return {gates_from_history(*history, sel.chosen_step()), std::nullopt};
   }
+  return load_input(input, sel.chosen_step());
+}
+
+void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
+  sel.check();
+  std::optional<duo::HistoryReader> history;
+  const Input in = read_input(input, sel, history);
+  const GateSet& g = in.gates;
   std::cout << "input      " << input.string() << " (" << g.kind;
   if (history) std::cout << ", schema " << history->schema_version() << ", written by duo " << history->toolkit_version();
   std::cout << ")\n";
@@ -119,9 +158,9 @@ void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
             << " near 1 (> 0.9), " << s.in_between << " in between; mean " << fmt("%.3f", s.mean) << ", min "
             << fmt("%.3f", s.min) << ", max " << fmt("%.3f", s.max) << "\n";
 
-  const Pattern p = select_by_sparsity(g, sel.sparsity, sel.sink, sel.recent);
-  std::cout << "retrieval  at sparsity " << fmt("%.2f", sel.sparsity) << ": " << p.retrieval_count() << " of " << g.count()
-            << " KV heads";
+  const Pattern p = sel.select(in);
+  print_roles_note(in, sel, false);
+  std::cout << "retrieval  " << rule_text(in, sel) << ": " << p.retrieval_count() << " of " << g.count() << " KV heads";
   if (p.threshold) std::cout << " (gate >= " << fmt("%.4f", *p.threshold) << ")";
   std::cout << "\n           layer  retrieval  share\n";
   for (int l = 0; l < g.num_layers; ++l) {
@@ -132,6 +171,7 @@ void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
                   count / static_cast<double>(g.num_kv_heads));
     std::cout << row;
   }
+  std::cout << "deploy     streaming heads keep " << describe_window(p) << "\n";
   if (history) {
     const Convergence c = convergence(*history, window);
     if (c.window == 0) {
@@ -145,13 +185,17 @@ void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
 }
 
 void run_pattern(const fs::path& input, const Selection& sel, const std::string& out) {
-  const GateSet g = load_gates(input, sel.chosen_step());
-  const Pattern p = sel.select(g);
+  sel.check();
+  const Input in = load_input(input, sel.chosen_step());
+  const GateSet& g = in.gates;
+  const Pattern p = sel.select(in);
   std::cout << "pattern of " << input.string() << (g.step >= 0 ? " at step " + std::to_string(g.step) : "") << ": "
             << p.retrieval_count() << " retrieval (R) and " << p.retrieval.size() - p.retrieval_count()
             << " streaming (S) KV heads, sparsity " << fmt("%.4f", p.sparsity);
   if (p.threshold) std::cout << ", gate threshold " << fmt("%.4f", *p.threshold);
-  std::cout << "; deploy with sink " << p.sink << " + recent " << p.recent << "\n\n" << pattern_table(p);
+  std::cout << "; deploy with " << describe_window(p) << "\n";
+  print_roles_note(in, sel, true);
+  std::cout << "\n" << pattern_table(p);
   if (!out.empty()) {
     write_pattern_json(out, p, g);
     std::cout << "\nwrote " << out << "\n";
@@ -160,14 +204,16 @@ void run_pattern(const fs::path& input, const Selection& sel, const std::string&
 
 void run_export(const fs::path& input, const Selection& sel, const std::string& format, const fs::path& out,
                 int num_heads, int seqlen_threshold) {
-  GateSet g = load_gates(input, sel.chosen_step());
+  sel.check();
+  Input in = load_input(input, sel.chosen_step());
+  GateSet& g = in.gates;
   if (num_heads > 0) {
     if (g.num_heads > 0 && g.num_heads != num_heads)
       throw duo::Error(input, "records " + std::to_string(g.num_heads) + " query heads, --num-heads says " +
                                   std::to_string(num_heads));
     g.num_heads = num_heads;
   }
-  const Pattern p = sel.select(g);
+  const Pattern p = sel.select(in);
   if (format == "duo-json") {
     write_pattern_json(out, p, g);
   } else if (format == "reference") {
@@ -176,27 +222,43 @@ void run_export(const fs::path& input, const Selection& sel, const std::string& 
     export_rtp_llm(out, p, g, seqlen_threshold);
   }
   std::cout << "wrote " << out.string() << " (" << format << "): " << p.retrieval_count() << " of " << p.retrieval.size()
-            << " KV heads are retrieval heads, sparsity " << fmt("%.4f", p.sparsity) << "\n";
+            << " KV heads are retrieval heads, sparsity " << fmt("%.4f", p.sparsity) << "; deploy with "
+            << describe_window(p) << "\n";
+  print_roles_note(in, sel, true);
+  // The reference and kvpress rank the TSV's gates themselves; roles that ranking would not give
+  // (a threshold's ties, a pattern file's own) do not survive this format.
+  if (format == "reference" && p.retrieval != select_by_sparsity(g, p.sparsity).retrieval)
+    std::cout << "note       at sparsity " << fmt("%.4f", p.sparsity)
+              << " the reference and kvpress choose other heads from these gates than this pattern's roles; "
+                 "deploy the duo-json or rtp-llm export to keep them\n";
 }
 
 void run_compare(const fs::path& a, const fs::path& b, const Selection& sel) {
-  check_sparsity(sel.sparsity);
-  const GateSet ga = load_gates(a), gb = load_gates(b);
+  sel.check();
+  const Input ia = load_input(a), ib = load_input(b);
+  const GateSet &ga = ia.gates, &gb = ib.gates;
   if (ga.num_layers != gb.num_layers || ga.num_kv_heads != gb.num_kv_heads)
     throw duo::Error(b, "shape " + std::to_string(gb.num_layers) + " layers x " + std::to_string(gb.num_kv_heads) +
                             " KV heads differs from " + a.string() + " (" + std::to_string(ga.num_layers) + " x " +
                             std::to_string(ga.num_kv_heads) + ")");
-  const Pattern pa = select_by_sparsity(ga, sel.sparsity, sel.sink, sel.recent);
-  const Pattern pb = select_by_sparsity(gb, sel.sparsity, sel.sink, sel.recent);
+  const Pattern pa = sel.select(ia), pb = sel.select(ib);
   int both = 0;
   for (size_t i = 0; i < pa.retrieval.size(); ++i) both += pa.retrieval[i] && pb.retrieval[i];
   std::cout << "A          " << a.string() << (ga.step >= 0 ? " (step " + std::to_string(ga.step) + ")" : "") << "\n"
             << "B          " << b.string() << (gb.step >= 0 ? " (step " + std::to_string(gb.step) + ")" : "") << "\n"
-            << "heads      " << ga.num_layers << " layers x " << ga.num_kv_heads << " KV heads\n"
-            << "retrieval  at sparsity " << fmt("%.2f", sel.sparsity) << ": A keeps " << pa.retrieval_count() << ", B keeps "
-            << pb.retrieval_count() << ", both " << both << "; Jaccard overlap "
-            << fmt("%.4f", jaccard(pa.retrieval, pb.retrieval)) << "\n"
-            << "rank corr  Spearman " << fmt("%.4f", spearman(ga.gates, gb.gates)) << " over all gates\n";
+            << "heads      " << ga.num_layers << " layers x " << ga.num_kv_heads << " KV heads\n";
+  print_roles_note(ia, sel, false);
+  print_roles_note(ib, sel, false);
+  const std::string rule_a = rule_text(ia, sel), rule_b = rule_text(ib, sel);
+  if (rule_a == rule_b)
+    std::cout << "retrieval  " << rule_a << ": A keeps " << pa.retrieval_count() << ", B keeps " << pb.retrieval_count();
+  else
+    std::cout << "retrieval  A keeps " << pa.retrieval_count() << " (" << rule_a << "), B keeps " << pb.retrieval_count()
+              << " (" << rule_b << ")";
+  std::cout << ", both " << both << "; Jaccard overlap " << fmt("%.4f", jaccard(pa.retrieval, pb.retrieval)) << "\n"
+            << "rank corr  Spearman " << fmt("%.4f", spearman(ga.gates, gb.gates)) << " over all gates\n"
+            << "deploy     A with " << describe_window(pa) << "\n"
+            << "           B with " << describe_window(pb) << "\n";
   std::cout << "differ     ";
   int shown = 0;
   for (int l = 0; l < ga.num_layers; ++l)
@@ -213,19 +275,17 @@ void run_compare(const fs::path& a, const fs::path& b, const Selection& sel) {
 
 void run_plot(const fs::path& input, const Selection& sel, const fs::path& out_dir, const std::string& formats) {
 #ifdef DUO_WITH_PLPLOT
-  check_sparsity(sel.sparsity);
+  sel.check();
   std::optional<duo::HistoryReader> history;
-  GateSet g;
-  if (!fs::is_directory(input) && input.extension() != ".json") {
-    history.emplace(input);
-    g = gates_from_history(*history, sel.chosen_step());
-  } else {
-    g = load_gates(input, sel.chosen_step());
-  }
+  const Input in = read_input(input, sel, history);
+  const GateSet& g = in.gates;
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec || !fs::is_directory(out_dir)) throw duo::Error(out_dir, "cannot create the output directory");
-  const Pattern p = select_by_sparsity(g, sel.sparsity, sel.sink, sel.recent);
+  const Pattern p = sel.select(in);
+  std::cout << "pattern    " << p.retrieval_count() << " of " << p.retrieval.size() << " KV heads outlined as retrieval heads "
+            << rule_text(in, sel) << "; deploy with " << describe_window(p) << "\n";
+  print_roles_note(in, sel, false);
   std::vector<std::pair<ImageFormat, std::string>> kinds;
   if (formats == "png" || formats == "both") kinds.push_back({ImageFormat::png, ".png"});
   if (formats == "svg" || formats == "both") kinds.push_back({ImageFormat::svg, ".svg"});
@@ -268,18 +328,22 @@ int main(int argc, char** argv) {
 
     auto* summary = app.add_subcommand(
         "summary", "Model shape, steps, final loss parts, how many gates sit near 0 / near 1 / in between, each "
-                   "layer's share of retrieval heads at --sparsity, and whether the gates still move "
-                   "(largest change over the last --window steps).");
+                   "layer's share of retrieval heads at --sparsity (a pattern JSON: its own roles), the window "
+                   "the streaming heads deploy with, and whether the gates still move (largest change over the "
+                   "last --window steps).");
     summary->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
     summary_sel.add_rule(summary, false);
+    summary_sel.add_window(summary);
     summary_sel.add_step(summary);
     summary->add_option("--window", window, "steps to look back for the convergence check")->capture_default_str();
 
     auto* pattern = app.add_subcommand(
         "pattern", "Turn gates into a deployable pattern: by --sparsity (that fraction of KV heads, those with the "
                    "smallest gates, become streaming heads) or by --threshold (gate >= threshold: retrieval head). "
-                   "Prints a layers x KV heads table (R = retrieval, S = streaming) and, with --out, writes our "
-                   "pattern JSON (docs/pattern-format.md).");
+                   "Without either, a pattern JSON keeps its own roles and other inputs take --sparsity 0.5. "
+                   "The streaming heads' window is the one the gates were trained with unless --sink/--recent "
+                   "override it. Prints a layers x KV heads table (R = retrieval, S = streaming) and, with --out, "
+                   "writes our pattern JSON (docs/pattern-format.md).");
     pattern->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
     pattern_sel.add_rule(pattern, true);
     pattern_sel.add_window(pattern);
@@ -291,7 +355,9 @@ int main(int argc, char** argv) {
                   "directory with full_attention_heads.tsv (gates clipped to [0,1]) and config.json "
                   "(sink_size, recent_size), as mit-han-lab/duo-attention and NVIDIA kvpress load it; they "
                   "choose heads by their own sparsity setting. rtp-llm: {\"headwise_config\": {...}} with one "
-                  "0/1 per query head per layer (1 = retrieval), to merge into the model's config.json.");
+                  "0/1 per query head per layer (1 = retrieval), to merge into the model's config.json. Roles "
+                  "and window as for 'pattern': the window the gates were trained with unless --sink/--recent "
+                  "override it.");
     exporter->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
     exporter->add_option("--format,-f", format, "duo-json, reference or rtp-llm")
         ->capture_default_str()
@@ -307,15 +373,17 @@ int main(int argc, char** argv) {
         ->capture_default_str();
 
     auto* compare = app.add_subcommand(
-        "compare", "Two runs or patterns side by side: overlap of their retrieval heads at --sparsity (Jaccard: "
-                   "shared / either) and Spearman rank correlation of all gates.");
+        "compare", "Two runs or patterns side by side: overlap of their retrieval heads at --sparsity (a pattern "
+                   "JSON: its own roles; Jaccard: shared / either), Spearman rank correlation of all gates, and "
+                   "the window each deploys with.");
     compare->add_option("A", input, "first input (history, reference directory or pattern JSON)")->required();
     compare->add_option("B", input_b, "second input, same model shape")->required();
     compare_sel.add_rule(compare, false);
+    compare_sel.add_window(compare);
 
     auto* plot = app.add_subcommand(
-        "plot", "Draw figures into --out: heatmap (gates, layers x KV heads, retrieval heads at --sparsity "
-                "outlined), histogram of the gates, and for a history also gate trajectories over training and "
+        "plot", "Draw figures into --out: heatmap (gates, layers x KV heads, retrieval heads at --sparsity or a "
+                "pattern JSON's own outlined, the deployment window in the subtitle), histogram of the gates, and for a history also gate trajectories over training and "
                 "loss curves. PNG and/or SVG.");
     plot->add_option("INPUT", input, "gate history (.h5), reference pattern directory or pattern JSON (see below)")->required();
     plot->add_option("--out,-o", out_dir, "directory for the figures")->required();
@@ -323,6 +391,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::IsMember({"png", "svg", "both"}));
     plot_sel.add_rule(plot, false);
+    plot_sel.add_window(plot);
     plot_sel.add_step(plot);
 
     duo::analysis::SweepCommand sweep(app);

@@ -21,8 +21,8 @@ void export_reference(const std::filesystem::path& dir, const Pattern& p, const 
 
   // The loaders read only sink_size and recent_size; the rest tells a reader where this came from
   // and which sparsity we chose (pass it to the reference's --sparsity to get the same heads).
-  nlohmann::ordered_json config = {{"sink_size", p.sink},
-                           {"recent_size", p.recent},
+  nlohmann::ordered_json config = {{"sink_size", p.window.sink},
+                           {"recent_size", p.window.recent},
                            {"model_name", g.model_name},
                            {"sparsity", p.sparsity},
                            {"exported_by", std::string("duo-analyze ") + DUO_VERSION}};

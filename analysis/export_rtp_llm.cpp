@@ -18,7 +18,7 @@ void export_rtp_llm(const std::filesystem::path& file, const Pattern& p, const G
   if (seqlen_threshold < 0) throw Error("--seqlen-threshold must not be negative");
   const int group = g.num_heads / p.num_kv_heads;
   nlohmann::ordered_json headwise = {
-      {"sink_token_num", p.sink}, {"swa_token_num", p.recent}, {"seqlen_threshold", seqlen_threshold}};
+      {"sink_token_num", p.window.sink}, {"swa_token_num", p.window.recent}, {"seqlen_threshold", seqlen_threshold}};
   for (int l = 0; l < p.num_layers; ++l) {
     nlohmann::ordered_json heads = nlohmann::ordered_json::array();
     // Query head q attends with KV head q / group (the usual GQA layout, as in repeat_kv).

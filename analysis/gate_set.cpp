@@ -34,6 +34,16 @@ GateSet load_reference_dir(const std::filesystem::path& dir) {
     // The reference stores its training arguments here; model_name is the checkpoint path.
     if (doc.contains("model_name") && doc["model_name"].is_string()) g.model_name = doc["model_name"];
     if (doc.contains("num_heads") && doc["num_heads"].is_number_integer()) g.num_heads = doc["num_heads"];
+    // The reference trains and deploys with these two; kvpress reads them too.
+    const bool sink = doc.contains("sink_size"), recent = doc.contains("recent_size");
+    if (sink != recent)
+      throw Error(config, std::string("has ") + (sink ? "sink_size but no recent_size" : "recent_size but no sink_size"));
+    if (sink) {
+      for (const char* key : {"sink_size", "recent_size"})
+        if (!doc[key].is_number_integer() || doc[key].get<int64_t>() < 0)
+          throw Error(config, std::string(key) + " must be a non-negative integer");
+      g.window = StreamingWindow{doc["sink_size"].get<int64_t>(), doc["recent_size"].get<int64_t>()};
+    }
   }
   return g;
 }
@@ -60,6 +70,7 @@ GateSet gates_from_history(const HistoryReader& history, std::optional<int64_t> 
   g.num_kv_heads = meta.num_kv_heads;
   g.num_heads = meta.num_heads;
   g.step = history.steps()[row];
+  g.window = StreamingWindow{meta.sink, meta.recent};
   auto gates = history.gates_at(row);
   g.gates.assign(gates.begin(), gates.end());
   for (float v : g.gates)
@@ -76,7 +87,7 @@ GateSet load_gates(const std::filesystem::path& input, std::optional<int64_t> st
   }
   if (input.extension() == ".json") {
     if (step) throw Error(input, "--step applies to a gate history, not a pattern file");
-    return read_pattern_json(input);
+    return read_pattern_json(input).gates;
   }
   HistoryReader history(input);
   return gates_from_history(history, step);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "history/history_reader.h"
+#include "model/streaming_window.h"
 
 namespace duo::analysis {
 
@@ -21,6 +22,9 @@ struct GateSet {
   int num_heads = 0;  // query heads; 0 when the source does not say (a reference directory)
   int64_t step = -1;  // the history step the gates are from; -1 for other sources
   std::vector<float> gates;  // [layer][kv_head] row-major
+  // The window the source records: a history's training window, a reference directory's
+  // config.json sink_size/recent_size, a pattern file's deployment window. Unset: none.
+  std::optional<StreamingWindow> window;
 
   float at(int layer, int kv_head) const { return gates[static_cast<size_t>(layer) * num_kv_heads + kv_head]; }
   int count() const { return num_layers * num_kv_heads; }

@@ -5,22 +5,29 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <string>
 
 #include "util/error.h"
 
 namespace duo::analysis {
 namespace {
 
-Pattern empty_pattern(const GateSet& gates, int sink, int recent) {
-  if (sink < 0 || recent < 0) throw Error("--sink and --recent must not be negative");
+Pattern empty_pattern(const GateSet& gates) {
   Pattern p;
   p.num_layers = gates.num_layers;
   p.num_kv_heads = gates.num_kv_heads;
   p.gates = gates.gates;
   p.retrieval.assign(gates.gates.size(), 0);
-  p.sink = sink;
-  p.recent = recent;
+  if (gates.window) {
+    p.window = *gates.window;
+    p.window_source = "trained";
+    p.trained_window = gates.window;
+  }
   return p;
+}
+
+std::string sizes(const StreamingWindow& w) {
+  return "sink " + std::to_string(w.sink) + " + recent " + std::to_string(w.recent);
 }
 
 void finish(Pattern& p) {
@@ -40,9 +47,9 @@ void check_sparsity(double sparsity) {
   }
 }
 
-Pattern select_by_sparsity(const GateSet& gates, double sparsity, int sink, int recent) {
+Pattern select_by_sparsity(const GateSet& gates, double sparsity) {
   check_sparsity(sparsity);
-  Pattern p = empty_pattern(gates, sink, recent);
+  Pattern p = empty_pattern(gates);
   p.rule = "sparsity";
   p.requested_sparsity = sparsity;
   const size_t n = p.gates.size();
@@ -57,14 +64,34 @@ Pattern select_by_sparsity(const GateSet& gates, double sparsity, int sink, int 
   return p;
 }
 
-Pattern select_by_threshold(const GateSet& gates, double threshold, int sink, int recent) {
+Pattern select_by_threshold(const GateSet& gates, double threshold) {
   if (!std::isfinite(threshold)) throw Error("--threshold must be a finite number");
-  Pattern p = empty_pattern(gates, sink, recent);
+  Pattern p = empty_pattern(gates);
   p.rule = "threshold";
   p.threshold = threshold;
   for (size_t i = 0; i < p.gates.size(); ++i) p.retrieval[i] = p.gates[i] >= threshold ? 1 : 0;
   finish(p);
   return p;
+}
+
+void override_window(Pattern& p, const WindowOverride& given) {
+  if (given.sink && *given.sink < 0) throw Error("--sink " + std::to_string(*given.sink) + ": must not be negative");
+  if (given.recent && *given.recent < 0)
+    throw Error("--recent " + std::to_string(*given.recent) + ": must not be negative");
+  if (!given.sink && !given.recent) return;
+  if (given.sink) p.window.sink = *given.sink;
+  if (given.recent) p.window.recent = *given.recent;
+  // Naming the trained sizes again is no override.
+  p.window_source = p.trained_window && *p.trained_window == p.window ? "trained" : "override";
+}
+
+std::string describe_window(const Pattern& p) {
+  std::string out = sizes(p.window);
+  if (p.window_source == "trained") return out + " (trained)";
+  if (p.window_source == "override")
+    return out + " (override; " + (p.trained_window ? "trained with " + sizes(*p.trained_window) : "no trained window recorded") +
+           ")";
+  return out + " (default: no trained window recorded, so the paper's deployment window)";
 }
 
 std::string pattern_table(const Pattern& p) {

@@ -1,5 +1,6 @@
 // A deployable pattern: every KV head of every layer is a retrieval head (full KV cache) or a
-// streaming head (attention sinks + recent window), chosen from the gates.
+// streaming head (attention sinks + recent window), chosen from the gates, with the window the
+// streaming heads deploy with and where that window came from.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "analysis/gate_set.h"
+#include "model/streaming_window.h"
 
 namespace duo::analysis {
 
@@ -19,8 +21,12 @@ struct Pattern {
   std::optional<double> requested_sparsity;  // the --sparsity asked for (rule "sparsity")
   std::optional<double> threshold;  // gate >= threshold for every retrieval head; none if there are none
   double sparsity = 0;  // fraction of KV heads that are streaming heads
-  int sink = 64;
-  int recent = 256;
+  // The streaming heads' deployment window (tokens) and where it came from: "trained" (the
+  // window the input records the gates were trained with), "override" (--sink/--recent) or
+  // "default" (the input records none: the paper's kDeploymentWindow).
+  StreamingWindow window = kDeploymentWindow;
+  std::string window_source = "default";
+  std::optional<StreamingWindow> trained_window;  // when the input records it
 
   bool is_retrieval(int layer, int kv_head) const {
     return retrieval[static_cast<size_t>(layer) * num_kv_heads + kv_head] != 0;
@@ -31,13 +37,28 @@ struct Pattern {
 // Throws duo::Error unless 0 <= sparsity <= 1.
 void check_sparsity(double sparsity);
 
+// Both rules give the pattern the window `gates` records ("trained"), else the paper's ("default").
+
 // Exactly nearbyint(sparsity * N) heads become streaming (round half to even, like Python's round
 // that kvpress uses): those with the smallest gates, ties broken by (layer, kv_head) order so the
 // result never depends on sorting details. The threshold reported is the smallest retrieval gate.
-Pattern select_by_sparsity(const GateSet& gates, double sparsity, int sink, int recent);
+Pattern select_by_sparsity(const GateSet& gates, double sparsity);
 
 // gate >= threshold => retrieval head.
-Pattern select_by_threshold(const GateSet& gates, double threshold, int sink, int recent);
+Pattern select_by_threshold(const GateSet& gates, double threshold);
+
+// --sink / --recent as given on the command line; unset parts keep the pattern's window.
+struct WindowOverride {
+  std::optional<int64_t> sink, recent;
+};
+
+// Deploys `pattern` with the sizes `given` applied. Its window_source becomes "override" unless
+// the result is the trained window itself; trained_window is kept. Throws duo::Error for a
+// negative size.
+void override_window(Pattern& pattern, const WindowOverride& given);
+
+// "sink 64 + recent 256 (override; trained with sink 128 + recent 256)", for a terminal.
+std::string describe_window(const Pattern& pattern);
 
 // Layers x heads table of R (retrieval) and S (streaming), with the gates, for a terminal.
 std::string pattern_table(const Pattern& pattern);

@@ -25,8 +25,11 @@ void write_pattern_json(const std::filesystem::path& path, const Pattern& p, con
     doc["num_heads"] = nullptr;
     doc["gqa_group_size"] = nullptr;
   }
-  doc["sink"] = p.sink;
-  doc["recent"] = p.recent;
+  doc["sink"] = p.window.sink;
+  doc["recent"] = p.window.recent;
+  doc["window_source"] = p.window_source;
+  doc["trained_window"] = p.trained_window ? json{{"sink", p.trained_window->sink}, {"recent", p.trained_window->recent}}
+                                           : json(nullptr);
   doc["rule"] = p.rule;
   doc["requested_sparsity"] = p.requested_sparsity ? json(*p.requested_sparsity) : json(nullptr);
   doc["sparsity"] = p.sparsity;
@@ -49,7 +52,7 @@ void write_pattern_json(const std::filesystem::path& path, const Pattern& p, con
   if (!out) throw Error(path, "write failed");
 }
 
-GateSet read_pattern_json(const std::filesystem::path& path) {
+PatternFile read_pattern_json(const std::filesystem::path& path) {
   using nlohmann::json;
   std::ifstream in(path);
   if (!in) throw Error(path, std::filesystem::exists(path) ? "cannot be read" : "no such file");
@@ -66,7 +69,8 @@ GateSet read_pattern_json(const std::filesystem::path& path) {
     if (version > kPatternSchemaVersion)
       throw Error(path, "pattern schema version " + std::to_string(version) + " is newer than this build reads (up to " +
                             std::to_string(kPatternSchemaVersion) + "); update duo");
-    GateSet g;
+    PatternFile file;
+    GateSet& g = file.gates;
     g.source = path;
     g.kind = "pattern";
     g.model_name = doc.at("model").value("name", "");
@@ -75,18 +79,55 @@ GateSet read_pattern_json(const std::filesystem::path& path) {
     g.num_kv_heads = doc.at("num_kv_heads").get<int>();
     g.num_heads = doc.at("num_heads").is_null() ? 0 : doc.at("num_heads").get<int>();
     if (g.num_layers <= 0 || g.num_kv_heads <= 0) throw Error(path, "num_layers and num_kv_heads must be positive");
-    g.gates.assign(static_cast<size_t>(g.num_layers) * g.num_kv_heads, 0.0f);
-    std::vector<uint8_t> seen(g.gates.size(), 0);
+
+    Pattern& p = file.pattern;
+    p.num_layers = g.num_layers;
+    p.num_kv_heads = g.num_kv_heads;
+    p.rule = doc.at("rule").get<std::string>();
+    if (p.rule != "sparsity" && p.rule != "threshold")
+      throw Error(path, "rule \"" + p.rule + "\" is neither \"sparsity\" nor \"threshold\"");
+    if (!doc.at("requested_sparsity").is_null()) p.requested_sparsity = doc.at("requested_sparsity").get<double>();
+    if (!doc.at("threshold").is_null()) p.threshold = doc.at("threshold").get<double>();
+    p.window = StreamingWindow{doc.at("sink").get<int64_t>(), doc.at("recent").get<int64_t>()};
+    if (p.window.sink < 0 || p.window.recent < 0) throw Error(path, "sink and recent must not be negative");
+    if (doc.contains("window_source")) {
+      p.window_source = doc.at("window_source").get<std::string>();
+      if (p.window_source != "trained" && p.window_source != "override" && p.window_source != "default")
+        throw Error(path, "window_source \"" + p.window_source + "\" is none of \"trained\", \"override\", \"default\"");
+      if (p.window_source == "trained") {
+        p.trained_window = p.window;
+      } else if (p.window_source == "override" && !doc.at("trained_window").is_null()) {
+        const json& t = doc.at("trained_window");
+        p.trained_window = StreamingWindow{t.at("sink").get<int64_t>(), t.at("recent").get<int64_t>()};
+      }
+    } else {
+      // Written before the window's source was recorded: the window was --sink/--recent as
+      // given, 64 + 256 unless the user chose otherwise, whatever the gates were trained with.
+      p.window_source = p.window == kDeploymentWindow ? "default" : "override";
+    }
+    g.window = p.window;
+
+    const size_t n = static_cast<size_t>(g.num_layers) * g.num_kv_heads;
+    g.gates.assign(n, 0.0f);
+    p.retrieval.assign(n, 0);
+    std::vector<uint8_t> seen(n, 0);
     for (const json& head : doc.at("heads")) {
       const int l = head.at("layer").get<int>(), h = head.at("kv_head").get<int>();
       if (l < 0 || l >= g.num_layers || h < 0 || h >= g.num_kv_heads)
         throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") is out of range");
       const size_t i = static_cast<size_t>(l) * g.num_kv_heads + h;
       g.gates[i] = head.at("gate").get<float>();
+      const std::string role = head.at("role").get<std::string>();
+      if (role != "retrieval" && role != "streaming")
+        throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") has role \"" + role +
+                              "\", neither \"retrieval\" nor \"streaming\"");
+      p.retrieval[i] = role == "retrieval" ? 1 : 0;
       seen[i] = 1;
     }
     if (std::count(seen.begin(), seen.end(), 0) != 0) throw Error(path, "\"heads\" does not list every (layer, kv_head)");
-    return g;
+    p.gates = g.gates;
+    p.sparsity = 1.0 - p.retrieval_count() / static_cast<double>(n);
+    return file;
   } catch (const json::exception& e) {
     throw Error(path, std::string("malformed pattern file: ") + e.what());
   }

@@ -1,5 +1,6 @@
 // Our pattern file (docs/pattern-format.md): a pattern with the model it belongs to, every head's
-// gate and role, and the rule that chose them. Versioned; readers reject newer versions.
+// gate and role, the rule that chose them and the window the streaming heads deploy with.
+// Versioned; readers reject newer versions.
 #pragma once
 #include <filesystem>
 
@@ -13,7 +14,13 @@ inline constexpr const char* kPatternFormat = "duo-attention-pattern";
 
 void write_pattern_json(const std::filesystem::path& path, const Pattern& pattern, const GateSet& gates);
 
-// The gates and model identity stored in a pattern file.
-GateSet read_pattern_json(const std::filesystem::path& path);
+// A pattern file read back: the gates it stores (with the model identity, and the deployment
+// window as the window the source records) and the pattern as written: roles, rule, threshold,
+// window and where the window came from.
+struct PatternFile {
+  GateSet gates;
+  Pattern pattern;
+};
+PatternFile read_pattern_json(const std::filesystem::path& path);
 
 }  // namespace duo::analysis

@@ -53,6 +53,9 @@ void plot_heatmap(const std::filesystem::path& out, ImageFormat format, const Ga
   else
     std::snprintf(subtitle, sizeof subtitle, "no retrieval heads (sparsity %.2f)", p.sparsity);
   draw_titles(title, subtitle);
+  // The subtitle has no room left for the deployment window.
+  draw_note_below("streaming heads keep sink " + std::to_string(p.window.sink) + " + recent " +
+                  std::to_string(p.window.recent));
 
   draw_gate_colour_bar(0.86, 0.89, 0.11, 0.86, "gate (0 = streaming, 1 = retrieval)");
 }

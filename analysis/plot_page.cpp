@@ -63,6 +63,13 @@ void draw_titles(const std::string& title, const std::string& subtitle) {
   plschr(0, kTextScale);
 }
 
+void draw_note_below(const std::string& note) {
+  plcol0(kBlack);
+  plschr(0, 0.8);
+  plmtex("b", 4.6, 1.0, 1.0, note.c_str());
+  plschr(0, kTextScale);
+}
+
 void draw_axis_labels(const std::string& x_label, const std::string& y_label, double y_offset) {
   plcol0(kBlack);
   plmtex("b", 2.9, 0.5, 0.5, x_label.c_str());

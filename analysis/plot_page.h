@@ -31,6 +31,9 @@ void draw_gate_colour_bar(double x0, double x1, double y0, double y1, const std:
 // Title (and an optional smaller subtitle) above the current viewport; restores the text size.
 void draw_titles(const std::string& title, const std::string& subtitle);
 
+// A small note below the current viewport's right end, under the x label.
+void draw_note_below(const std::string& note);
+
 // Axis labels below and left of the current viewport (closer than pllab's, so they stay on the page).
 // y_offset: the y label's distance from the frame in character heights; wider tick labels
 // (four-digit lengths) need more.

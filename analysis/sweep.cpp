@@ -72,13 +72,12 @@ double overlap_f1(const std::vector<int64_t>& got, const std::vector<int32_t>& w
   return 2 * p * r / (p + r);
 }
 
-HeadPattern head_pattern(const std::vector<uint8_t>& retrieval, const GateSet& g, const SweepOptions& o) {
+HeadPattern head_pattern(const std::vector<uint8_t>& retrieval, const GateSet& g, const StreamingWindow& window) {
   HeadPattern p;
   p.num_layers = g.num_layers;
   p.num_kv_heads = g.num_kv_heads;
   p.retrieval = retrieval;
-  p.sink = o.sink;
-  p.recent = o.recent;
+  p.window = {window.sink, window.recent};  // deployed in tokens
   return p;
 }
 
@@ -205,13 +204,21 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
     std::vector<uint8_t> retrieval;
   };
   std::vector<Method> methods;
-  for (double s : o.sparsities) {
-    s = canonical(s);
-    methods.push_back({"duo", 0, s, select_by_sparsity(gates, s, int(o.sink), int(o.recent)).retrieval});
+  auto add_methods = [&](double s, std::vector<uint8_t> duo_retrieval) {
+    methods.push_back({"duo", 0, s, std::move(duo_retrieval)});
     if (s > 0 && s < 1)
       for (int64_t seed = 1; seed <= o.random_seeds; ++seed)
         methods.push_back({"random", seed, s, random_retrieval(gates.count(), s, uint64_t(seed))});
+  };
+  if (o.pattern) {
+    if (o.pattern->retrieval.size() != size_t(gates.count()))
+      throw Error(gates.source, "the pattern's shape differs from the gates'");
+    add_methods(canonical(o.pattern->sparsity), o.pattern->retrieval);
+  } else {
+    for (double s : o.sparsities) add_methods(canonical(s), select_by_sparsity(gates, canonical(s)).retrieval);
   }
+  const StreamingWindow window =
+      o.window ? *o.window : o.pattern ? o.pattern->window : gates.window.value_or(kDeploymentWindow);
 
   const int64_t total = int64_t(methods.size()) * int64_t(o.lengths.size()) * int64_t(o.depths.size()) * o.samples;
   ProgressBar bar("sweep", total, int64_t(done.size()), "tok", 10);
@@ -235,7 +242,7 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
                             .unsqueeze(0)
                             .to(device);
 
-          const HeadPattern pattern = head_pattern(m.retrieval, gates, o);
+          const HeadPattern pattern = head_pattern(m.retrieval, gates, window);
           MixedKVCacheAttention engine(pattern, 1, prompt.size(1) + int64_t(answer.size()), shape.head_dim,
                                        dtype, device);
           sync();

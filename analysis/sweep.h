@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "analysis/gate_set.h"
+#include "analysis/pattern.h"
+#include "model/streaming_window.h"
 
 namespace duo::analysis {
 
@@ -23,13 +25,18 @@ struct SweepOptions {
   std::vector<std::string> haystack;      // text files; empty: the system's KJV Bible text
   SweepTask task = SweepTask::passkey;
   std::vector<double> sparsities{0, 0.25, 0.5, 0.75, 1};
+  // Set: sweep these roles (a pattern file's own) at their sparsity instead of the gates' pattern
+  // at each of `sparsities`.
+  std::optional<Pattern> pattern;
   std::vector<int64_t> lengths{1024, 2048, 4096};
   std::vector<double> depths{0.1, 0.3, 0.5, 0.7, 0.9};
   int64_t samples = 1;          // samples per (length, depth) cell
   int64_t random_seeds = 3;     // random-head baselines per sparsity (0: none)
   int64_t passkey_words = 8;    // words per passkey / needle value
   uint64_t seed = 20241014;     // held out: differs from every training seed we ship
-  int64_t sink = 64, recent = 256;
+  // The streaming heads' window (tokens); unset: `pattern`'s, else the one the gates record,
+  // else the paper's kDeploymentWindow.
+  std::optional<StreamingWindow> window;
   int64_t chunk = 4096;         // prefill chunk size in tokens
   std::string dtype = "bf16";   // bf16, fp16, fp32
   std::string device = "auto";  // auto, cpu, cuda

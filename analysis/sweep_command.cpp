@@ -4,7 +4,7 @@
 #include <iostream>
 #include <set>
 
-#include "analysis/gate_set.h"
+#include "analysis/pattern_choice.h"
 #include "analysis/sweep_hdf5.h"
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot_sweep.h"
@@ -18,10 +18,11 @@ SweepCommand::SweepCommand(CLI::App& app) {
       "sweep",
       "How sparse can you go? For each --sparsities value, run the model with that pattern the way a "
       "deployment does (retrieval heads keep the full KV cache, streaming heads only --sink + --recent "
-      "tokens; chunked prefill, greedy decoding) on a retrieval task over --lengths x --depths, beside "
-      "heads chosen at random at the same sparsity. Writes <out>/results.csv (an interrupted sweep "
-      "continues where it stopped), a summary table, and figures (accuracy against sparsity, one "
-      "length x depth grid per sparsity). Scores: docs/sweep.md.");
+      "tokens, by default the window the gates were trained with; chunked prefill, greedy decoding) on a "
+      "retrieval task over --lengths x --depths, beside heads chosen at random at the same sparsity. A "
+      "pattern JSON as --gates is swept as it is, at its own sparsity, unless --sparsities is given. "
+      "Writes <out>/results.csv (an interrupted sweep continues where it stopped), a summary table, and "
+      "figures (accuracy against sparsity, one length x depth grid per sparsity). Scores: docs/sweep.md.");
   auto& o = options_;
   command_->add_option("--model,-m", o.model, "Hugging Face checkpoint directory")->required();
   command_->add_option("--gates,-g", gates_, "gate history (.h5), reference pattern directory or pattern JSON")
@@ -30,15 +31,24 @@ SweepCommand::SweepCommand(CLI::App& app) {
   command_->add_option("--task", task_, "passkey (the training format, held-out passkeys) or niah (one needle sentence)")
       ->capture_default_str()
       ->check(CLI::IsMember({"passkey", "niah"}));
-  command_->add_option("--sparsities", o.sparsities, "fractions of KV heads made streaming")->capture_default_str()->delimiter(',');
+  sparsities_option_ = command_->add_option("--sparsities", o.sparsities,
+                                            "fractions of KV heads made streaming (a pattern JSON: its own roles "
+                                            "unless this is given)")
+                           ->capture_default_str()
+                           ->delimiter(',');
   command_->add_option("--lengths", o.lengths, "context lengths in tokens")->capture_default_str()->delimiter(',');
   command_->add_option("--depths", o.depths, "needle depths in [0, 1]")->capture_default_str()->delimiter(',');
   command_->add_option("--samples", o.samples, "samples per (length, depth) cell")->capture_default_str();
   command_->add_option("--random-seeds", o.random_seeds, "random-head baselines per sparsity")->capture_default_str();
   command_->add_option("--passkey-words", o.passkey_words, "words (niah: digits) in each answer")->capture_default_str();
   command_->add_option("--seed", o.seed, "task seed (differs from the training seeds shipped)")->capture_default_str();
-  command_->add_option("--sink", o.sink, "streaming heads: attention-sink tokens")->capture_default_str();
-  command_->add_option("--recent", o.recent, "streaming heads: recent tokens")->capture_default_str();
+  sink_option_ = command_->add_option("--sink", sink_,
+                                      "streaming heads: attention-sink tokens (default: the window the --gates "
+                                      "input records: the one they were trained with, or a pattern JSON's own; 64 "
+                                      "when it records none)");
+  recent_option_ = command_->add_option("--recent", recent_,
+                                        "streaming heads: recent tokens (default: as for --sink; 256 when the "
+                                        "input records none)");
   command_->add_option("--chunk", o.chunk, "prefill chunk size in tokens")->capture_default_str();
   command_->add_option("--haystack", o.haystack, "haystack text files (default: the KJV Bible from Debian)");
   command_->add_option("--tokenizer", o.tokenizer, "tokenizer directory (default: --model)");
@@ -51,8 +61,23 @@ SweepCommand::SweepCommand(CLI::App& app) {
 void SweepCommand::run() const {
   SweepOptions o = options_;
   o.task = task_ == "niah" ? SweepTask::niah : SweepTask::passkey;
-  const GateSet gates = load_gates(gates_);
-  const auto rows = run_sweep(gates, o);
+  const Input in = load_input(gates_);
+  PatternRequest request;
+  if (sink_option_->count()) request.window.sink = sink_;
+  if (recent_option_->count()) request.window.recent = recent_;
+  const bool as_is = in.pattern && !sparsities_option_->count();
+  // Selecting at any one sparsity tells the window, which does not depend on it.
+  if (!as_is) request.sparsity = 0.0;
+  const Pattern chosen = choose_pattern(in, request);
+  o.window = chosen.window;
+  if (as_is) o.pattern = chosen;
+  std::cout << "sweep      streaming heads keep " << describe_window(chosen) << "\n";
+  if (in.pattern)
+    std::cout << "           duo: "
+              << (as_is ? "the roles " + gates_.string() + " holds, at its sparsity " + format_number(chosen.sparsity, 4)
+                        : "re-selected at each of --sparsities from the gates " + gates_.string() + " stores")
+              << "\n";
+  const auto rows = run_sweep(in.gates, o);
   write_sweep_h5(o.out / "results.h5", rows);
   std::cout << sweep_summary(rows);
 #ifdef DUO_WITH_PLPLOT

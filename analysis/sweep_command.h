@@ -17,7 +17,11 @@ class SweepCommand {
 
  private:
   CLI::App* command_;
+  CLI::Option* sparsities_option_;
+  CLI::Option* sink_option_;
+  CLI::Option* recent_option_;
   SweepOptions options_;
+  int64_t sink_ = 0, recent_ = 0;
   std::filesystem::path gates_;
   std::string task_ = "passkey";
 };

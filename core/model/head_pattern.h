@@ -1,9 +1,11 @@
 // A deployable head pattern: which KV heads of each layer keep the full KV cache (retrieval
-// heads) and which keep only `sink` initial + `recent` most recent tokens (streaming heads).
-// A GQA group follows its KV head.
+// heads) and which keep only the window's `sink` initial + `recent` most recent tokens
+// (streaming heads). A GQA group follows its KV head. Deployment counts the window in tokens.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "model/streaming_window.h"
 
 namespace duo {
 
@@ -11,13 +13,12 @@ struct HeadPattern {
   int64_t num_layers = 0;
   int64_t num_kv_heads = 0;
   std::vector<uint8_t> retrieval;  // [layer * num_kv_heads + kv_head]: 1 = full cache
-  int64_t sink = 64;
-  int64_t recent = 256;
+  StreamingWindow window = kDeploymentWindow;
 
   bool is_retrieval(int64_t layer, int64_t kv_head) const {
     return retrieval[layer * num_kv_heads + kv_head] != 0;
   }
-  // Every head full (sparsity 0) or every head streaming (sparsity 1).
+  // Every head full (sparsity 0) or every head streaming (sparsity 1), with a token window.
   static HeadPattern uniform(int64_t num_layers, int64_t num_kv_heads, bool retrieval,
                              int64_t sink, int64_t recent);
 };

@@ -14,8 +14,7 @@ HeadPattern HeadPattern::uniform(int64_t num_layers, int64_t num_kv_heads, bool 
   p.num_layers = num_layers;
   p.num_kv_heads = num_kv_heads;
   p.retrieval.assign(num_layers * num_kv_heads, retrieval ? 1 : 0);
-  p.sink = sink;
-  p.recent = recent;
+  p.window = {sink, recent};
   return p;
 }
 
@@ -33,8 +32,10 @@ MixedKVCacheAttention::MixedKVCacheAttention(const HeadPattern& pattern, int64_t
                                              at::ScalarType dtype, at::Device device)
     : pattern_(pattern), max_length_(max_length), layers_(pattern.num_layers) {
   const auto opts = at::TensorOptions().dtype(dtype).device(device);
-  const int64_t sink_cap = std::min(pattern.sink, max_length);
-  const int64_t recent_cap = std::min(pattern.recent, std::max<int64_t>(0, max_length - sink_cap));
+  if (pattern.window.granularity != StreamingGranularity::token)
+    throw std::invalid_argument("MixedKVCacheAttention: a deployed window counts tokens, not blocks");
+  const int64_t sink_cap = std::min(pattern.window.sink, max_length);
+  const int64_t recent_cap = std::min(pattern.window.recent, std::max<int64_t>(0, max_length - sink_cap));
   sink_cap_ = sink_cap;
   recent_cap_ = recent_cap;
   const auto index_opts = at::TensorOptions().dtype(at::kLong).device(device);
@@ -222,7 +223,7 @@ at::Tensor streaming_mask_for_chunks(int64_t T, int64_t chunk, int64_t sink, int
 
 int64_t pattern_kv_bytes(const HeadPattern& pattern, int64_t batch, int64_t max_length,
                          int64_t head_dim, int64_t dtype_bytes) {
-  const int64_t streaming_tokens = std::min(max_length, pattern.sink + pattern.recent);
+  const int64_t streaming_tokens = std::min(max_length, pattern.window.sink + pattern.window.recent);
   int64_t tokens = 0;
   for (int64_t layer = 0; layer < pattern.num_layers; ++layer)
     for (int64_t h = 0; h < pattern.num_kv_heads; ++h)

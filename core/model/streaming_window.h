@@ -16,4 +16,8 @@ struct StreamingWindow {
   bool operator==(const StreamingWindow&) const = default;
 };
 
+// The DuoAttention paper's deployment window: what a pattern deploys with when nothing records
+// the window its gates were trained with.
+inline constexpr StreamingWindow kDeploymentWindow{64, 256};
+
 }  // namespace duo

@@ -1,16 +1,19 @@
-// duo_analysis library: pattern selection (count, order, ties, threshold), comparisons, the
-// reference TSV reader's strictness, our pattern JSON, convergence, and choosing a history step.
+// duo_analysis library: pattern selection (count, order, ties, threshold), the deployment window
+// and its overrides, comparisons, the reference TSV reader's strictness and config.json window,
+// our pattern JSON (roles, window, rule; old files), convergence, and choosing a history step.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "analysis/compare.h"
 #include "analysis/gate_set.h"
 #include "analysis/gate_stats.h"
 #include "analysis/pattern.h"
+#include "analysis/pattern_choice.h"
 #include "analysis/pattern_json.h"
 #include "analysis/reference_tsv.h"
 #include "synthetic_run.h"
@@ -51,7 +54,7 @@ GateSet final_targets() {
 
 TEST(Pattern, SparsityMakesTheSmallestGatesStreaming) {
   const GateSet g = final_targets();  // the 12 values k/11 in shuffled order
-  const Pattern p = select_by_sparsity(g, 0.5, 64, 256);
+  const Pattern p = select_by_sparsity(g, 0.5);
   EXPECT_EQ(p.retrieval_count(), 6);
   EXPECT_DOUBLE_EQ(p.sparsity, 0.5);
   for (int l = 0; l < 3; ++l)
@@ -65,20 +68,20 @@ TEST(Pattern, StreamingCountIsSparsityTimesHeadsRoundedHalfToEven) {
   const GateSet g = final_targets();
   for (int i = 0; i <= 24; ++i) {
     const double s = i / 24.0;  // includes the halves 0.5, 1.5, ... heads
-    const Pattern p = select_by_sparsity(g, s, 64, 256);
+    const Pattern p = select_by_sparsity(g, s);
     EXPECT_EQ(12 - p.retrieval_count(), static_cast<int>(std::nearbyint(s * 12))) << "sparsity " << s;
   }
-  EXPECT_EQ(select_by_sparsity(g, 1.0 / 24, 64, 256).retrieval_count(), 12);  // 0.5 heads -> 0
-  EXPECT_EQ(select_by_sparsity(g, 3.0 / 24, 64, 256).retrieval_count(), 10);  // 1.5 heads -> 2
-  EXPECT_FALSE(select_by_sparsity(g, 1.0, 64, 256).threshold.has_value());
-  EXPECT_EQ(select_by_sparsity(g, 0.0, 64, 256).retrieval_count(), 12);
+  EXPECT_EQ(select_by_sparsity(g, 1.0 / 24).retrieval_count(), 12);  // 0.5 heads -> 0
+  EXPECT_EQ(select_by_sparsity(g, 3.0 / 24).retrieval_count(), 10);  // 1.5 heads -> 2
+  EXPECT_FALSE(select_by_sparsity(g, 1.0).threshold.has_value());
+  EXPECT_EQ(select_by_sparsity(g, 0.0).retrieval_count(), 12);
 }
 
 TEST(Pattern, TiesGoToStreamingInLayerThenHeadOrder) {
   GateSet g = final_targets();
   std::fill(g.gates.begin(), g.gates.end(), 0.5f);
   g.gates[0] = 0.9f;  // (0, 0) is clearly a retrieval head
-  const Pattern p = select_by_sparsity(g, 0.25, 64, 256);
+  const Pattern p = select_by_sparsity(g, 0.25);
   // 3 streaming heads among the 11 tied at 0.5: the first three in (layer, head) order after (0,0).
   EXPECT_TRUE(p.is_retrieval(0, 0));
   EXPECT_FALSE(p.is_retrieval(0, 1));
@@ -90,20 +93,45 @@ TEST(Pattern, TiesGoToStreamingInLayerThenHeadOrder) {
 
 TEST(Pattern, ThresholdKeepsGatesAtOrAboveIt) {
   const GateSet g = final_targets();
-  const Pattern p = select_by_threshold(g, 8.0 / 11.0, 32, 128);
+  const Pattern p = select_by_threshold(g, 8.0 / 11.0);
   EXPECT_EQ(p.retrieval_count(), 4);  // 8/11, 9/11, 10/11, 11/11
   EXPECT_NEAR(p.sparsity, 8.0 / 12.0, 1e-12);
-  EXPECT_EQ(p.sink, 32);
-  EXPECT_EQ(p.recent, 128);
   EXPECT_EQ(p.rule, "threshold");
+}
+
+TEST(Pattern, DeploysTheTrainedWindowUnlessOverridden) {
+  GateSet g = final_targets();
+  // Nothing recorded: the paper's deployment window, and it says so.
+  Pattern p = select_by_sparsity(g, 0.5);
+  EXPECT_EQ(p.window, (duo::StreamingWindow{64, 256}));
+  EXPECT_EQ(p.window_source, "default");
+  EXPECT_FALSE(p.trained_window.has_value());
+  EXPECT_EQ(describe_window(p), "sink 64 + recent 256 (default: no trained window recorded, so the paper's deployment window)");
+
+  g.window = duo::StreamingWindow{128, 256};
+  p = select_by_threshold(g, 0.5);
+  EXPECT_EQ(p.window, (duo::StreamingWindow{128, 256}));
+  EXPECT_EQ(p.window_source, "trained");
+  EXPECT_EQ(describe_window(p), "sink 128 + recent 256 (trained)");
+
+  override_window(p, {.sink = 64});
+  EXPECT_EQ(p.window, (duo::StreamingWindow{64, 256}));
+  EXPECT_EQ(p.window_source, "override");
+  EXPECT_EQ(p.trained_window, (duo::StreamingWindow{128, 256}));
+  EXPECT_EQ(describe_window(p), "sink 64 + recent 256 (override; trained with sink 128 + recent 256)");
+  override_window(p, {.sink = 128});  // naming the trained sizes again is no override
+  EXPECT_EQ(p.window_source, "trained");
+  override_window(p, {});
+  EXPECT_EQ(p.window_source, "trained");
+  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: must not be negative");
 }
 
 TEST(Pattern, SparsityOutsideZeroToOneIsAnError) {
   const GateSet g = final_targets();
-  EXPECT_NE(error_of([&] { select_by_sparsity(g, 1.5, 64, 256); }).find("--sparsity 1.5: must be between 0 and 1"),
+  EXPECT_NE(error_of([&] { select_by_sparsity(g, 1.5); }).find("--sparsity 1.5: must be between 0 and 1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { select_by_sparsity(g, -0.1, 64, 256); }).find("must be between 0 and 1"), std::string::npos);
-  EXPECT_NE(error_of([&] { select_by_sparsity(g, NAN, 64, 256); }).find("must be between 0 and 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { select_by_sparsity(g, -0.1); }).find("must be between 0 and 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { select_by_sparsity(g, NAN); }).find("must be between 0 and 1"), std::string::npos);
 }
 
 TEST(Compare, JaccardAndSpearmanOnKnownValues) {
@@ -155,24 +183,103 @@ TEST(ReferenceDir, GatesAreClippedLikeTheReferenceLoader) {
   EXPECT_EQ(g.model_name, "m");
   EXPECT_EQ(g.num_heads, 0);
   EXPECT_EQ(g.gates, (std::vector<float>{0.0f, 0.5f, 1.0f, 0.75f}));
+  EXPECT_EQ(g.window, (duo::StreamingWindow{128, 256}));
 }
 
-TEST(PatternJson, RoundTripsGatesAndRejectsNewerVersions) {
+TEST(ReferenceDir, WindowIsWhatConfigJsonRecords) {
+  fs::path dir = fresh_dir("refdir_window");
+  std::ofstream(dir / "full_attention_heads.tsv") << "0.1\t0.9\n";
+  EXPECT_FALSE(load_gates(dir).window.has_value());  // no config.json
+  std::ofstream(dir / "config.json") << R"({"model_name": "m"})";
+  EXPECT_FALSE(load_gates(dir).window.has_value());
+  std::ofstream(dir / "config.json") << R"({"sink_size": 16})";
+  EXPECT_EQ(error_of([&] { load_gates(dir); }), (dir / "config.json").string() + ": has sink_size but no recent_size");
+  std::ofstream(dir / "config.json") << R"({"sink_size": 16, "recent_size": "many"})";
+  EXPECT_EQ(error_of([&] { load_gates(dir); }),
+            (dir / "config.json").string() + ": recent_size must be a non-negative integer");
+}
+
+TEST(PatternJson, RoundTripsRolesWindowAndRuleAndRejectsNewerVersions) {
   fs::path dir = fresh_dir("json");
   GateSet g = final_targets();
   g.model_name = "m";
-  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.25, 64, 256), g);
-  GateSet back = read_pattern_json(dir / "p.json");
-  EXPECT_EQ(back.gates, g.gates);
-  EXPECT_EQ(back.num_heads, 8);
-  EXPECT_EQ(back.model_name, "m");
+  g.window = duo::StreamingWindow{128, 256};
+  Pattern p = select_by_sparsity(g, 0.25);
+  // Roles no rule would give from these gates: the largest gate made streaming, the smallest kept.
+  const auto largest = std::max_element(g.gates.begin(), g.gates.end()) - g.gates.begin();
+  const auto smallest = std::min_element(g.gates.begin(), g.gates.end()) - g.gates.begin();
+  p.retrieval[largest] = 0;
+  p.retrieval[smallest] = 1;
+  override_window(p, {.sink = 32});
+  write_pattern_json(dir / "p.json", p, g);
 
-  std::ifstream in(dir / "p.json");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text.replace(text.find("\"schema_version\": 1"), 19, "\"schema_version\": 7");
-  std::ofstream(dir / "newer.json") << text;
+  const PatternFile back = read_pattern_json(dir / "p.json");
+  EXPECT_EQ(back.gates.gates, g.gates);
+  EXPECT_EQ(back.gates.num_heads, 8);
+  EXPECT_EQ(back.gates.model_name, "m");
+  EXPECT_EQ(back.gates.window, (duo::StreamingWindow{32, 256}));
+  EXPECT_EQ(back.pattern.retrieval, p.retrieval);
+  EXPECT_EQ(back.pattern.gates, g.gates);
+  EXPECT_EQ(back.pattern.window, (duo::StreamingWindow{32, 256}));
+  EXPECT_EQ(back.pattern.window_source, "override");
+  EXPECT_EQ(back.pattern.trained_window, (duo::StreamingWindow{128, 256}));
+  EXPECT_EQ(back.pattern.rule, "sparsity");
+  EXPECT_EQ(back.pattern.requested_sparsity, 0.25);
+  EXPECT_EQ(back.pattern.threshold, p.threshold);
+  EXPECT_DOUBLE_EQ(back.pattern.sparsity, 0.25);
+
+  // A pattern file is used as it is; --sparsity re-selects from its gates, the window stays.
+  const Input in = load_input(dir / "p.json");
+  EXPECT_EQ(choose_pattern(in, {}).retrieval, p.retrieval);
+  const Pattern again = choose_pattern(in, {.sparsity = 0.25});
+  EXPECT_EQ(again.retrieval, select_by_sparsity(g, 0.25).retrieval);
+  EXPECT_EQ(again.window_source, "override");
+  EXPECT_EQ(again.trained_window, (duo::StreamingWindow{128, 256}));
+  EXPECT_EQ(choose_pattern(in, {.window = {.sink = 128}}).window_source, "trained");
+
+  const Pattern t = select_by_threshold(g, 0.5);
+  write_pattern_json(dir / "t.json", t, g);
+  const PatternFile tb = read_pattern_json(dir / "t.json");
+  EXPECT_EQ(tb.pattern.rule, "threshold");
+  EXPECT_EQ(tb.pattern.threshold, 0.5);
+  EXPECT_FALSE(tb.pattern.requested_sparsity.has_value());
+  EXPECT_EQ(tb.pattern.window_source, "trained");
+  EXPECT_EQ(tb.pattern.trained_window, (duo::StreamingWindow{128, 256}));
+
+  std::ifstream in_file(dir / "p.json");
+  std::string text((std::istreambuf_iterator<char>(in_file)), std::istreambuf_iterator<char>());
+  std::string newer = text;
+  newer.replace(newer.find("\"schema_version\": 1"), 19, "\"schema_version\": 7");
+  std::ofstream(dir / "newer.json") << newer;
   EXPECT_NE(error_of([&] { read_pattern_json(dir / "newer.json"); }).find("pattern schema version 7 is newer"),
             std::string::npos);
+  std::string bad_role = text;
+  bad_role.replace(bad_role.find("\"role\": \"streaming\""), 20, "\"role\": \"sleeping\"");
+  std::ofstream(dir / "bad_role.json") << bad_role;
+  EXPECT_NE(error_of([&] { read_pattern_json(dir / "bad_role.json"); }).find("neither \"retrieval\" nor \"streaming\""),
+            std::string::npos);
+}
+
+// Files written before the window's source was recorded: version 1 all the same, read as they are.
+TEST(PatternJson, ReadsFilesWithoutAWindowSource) {
+  fs::path dir = fresh_dir("json_old");
+  const GateSet g = final_targets();
+  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.5), g);
+  nlohmann::json doc = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  doc.erase("window_source");
+  doc.erase("trained_window");
+  std::ofstream(dir / "default.json") << doc.dump();
+  doc["sink"] = 4;
+  std::ofstream(dir / "chosen.json") << doc.dump();
+
+  const PatternFile a = read_pattern_json(dir / "default.json");
+  EXPECT_EQ(a.pattern.window, (duo::StreamingWindow{64, 256}));
+  EXPECT_EQ(a.pattern.window_source, "default");
+  EXPECT_EQ(a.pattern.retrieval, select_by_sparsity(g, 0.5).retrieval);
+  const PatternFile b = read_pattern_json(dir / "chosen.json");
+  EXPECT_EQ(b.pattern.window, (duo::StreamingWindow{4, 256}));
+  EXPECT_EQ(b.pattern.window_source, "override");
+  EXPECT_FALSE(b.pattern.trained_window.has_value());
 }
 
 TEST(AnalysisHistory, ConvergenceAndStepSelection) {

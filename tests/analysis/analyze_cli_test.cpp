@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli_run.h"
 #include "synthetic_run.h"
@@ -118,6 +120,145 @@ TEST(AnalyzeCli, ExportsReadBackIdenticallyInPython) {
   EXPECT_NE(slurp(work_dir() / "x.json").find("\"0\": [\n      0,\n      0,\n      1,\n      1\n    ]"),
             std::string::npos)
       << slurp(work_dir() / "x.json");
+}
+
+nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(slurp(path)); }
+
+// The synthetic history was trained with sink 128 + recent 256 (synthetic_meta): every export
+// deploys that window unless --sink/--recent say otherwise, and the pattern JSON records which.
+TEST(AnalyzeCli, ExportsDeployTheTrainedWindowUnlessOverridden) {
+  const fs::path dir = work_dir() / "window";
+  fs::create_directories(dir);
+  const std::string run = path_arg(work_dir() / "run.h5");
+  Result r = analyze("export " + run + " -f reference -o " + path_arg(dir / "trained"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("deploy with sink 128 + recent 256 (trained)"), std::string::npos) << r.out;
+  nlohmann::json config = read_json(dir / "trained" / "config.json");
+  EXPECT_EQ(config["sink_size"], 128);
+  EXPECT_EQ(config["recent_size"], 256);
+  ASSERT_EQ(analyze("export " + run + " -f rtp-llm -o " + path_arg(dir / "trained.rtp.json")).status, 0);
+  nlohmann::json rtp = read_json(dir / "trained.rtp.json")["headwise_config"];
+  EXPECT_EQ(rtp["sink_token_num"], 128);
+  EXPECT_EQ(rtp["swa_token_num"], 256);
+  ASSERT_EQ(analyze("export " + run + " -f duo-json -o " + path_arg(dir / "trained.json")).status, 0);
+  nlohmann::json pattern = read_json(dir / "trained.json");
+  EXPECT_EQ(pattern["sink"], 128);
+  EXPECT_EQ(pattern["window_source"], "trained");
+  EXPECT_EQ(pattern["trained_window"], nlohmann::json({{"sink", 128}, {"recent", 256}}));
+
+  r = analyze("export " + run + " --sink 32 -f reference -o " + path_arg(dir / "override"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("deploy with sink 32 + recent 256 (override; trained with sink 128 + recent 256)"),
+            std::string::npos)
+      << r.out;
+  config = read_json(dir / "override" / "config.json");
+  EXPECT_EQ(config["sink_size"], 32);
+  EXPECT_EQ(config["recent_size"], 256);
+  r = analyze("pattern " + run + " --sink 32 -o " + path_arg(dir / "override.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("deploy with sink 32 + recent 256 (override; trained with sink 128 + recent 256)"),
+            std::string::npos)
+      << r.out;
+  pattern = read_json(dir / "override.json");
+  EXPECT_EQ(pattern["sink"], 32);
+  EXPECT_EQ(pattern["recent"], 256);
+  EXPECT_EQ(pattern["window_source"], "override");
+  EXPECT_EQ(pattern["trained_window"], nlohmann::json({{"sink", 128}, {"recent", 256}}));
+  // Read back, the pattern keeps its window and knows it was an override.
+  r = analyze("export " + path_arg(dir / "override.json") + " -f rtp-llm -o " + path_arg(dir / "override.rtp.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("sink 32 + recent 256 (override; trained with sink 128 + recent 256)"), std::string::npos) << r.out;
+  EXPECT_EQ(read_json(dir / "override.rtp.json")["headwise_config"]["sink_token_num"], 32);
+
+  r = analyze("summary " + run);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("deploy     streaming heads keep sink 128 + recent 256 (trained)"), std::string::npos) << r.out;
+  expect_one_error(analyze("pattern " + run + " --recent -5"), "--recent -5: ", "must not be negative");
+}
+
+// A pattern file is a pattern: export keeps its roles exactly, even roles no rule would give.
+TEST(AnalyzeCli, PatternFileKeepsItsRolesUnlessReselected) {
+  const fs::path dir = work_dir() / "roles";
+  fs::create_directories(dir);
+  const fs::path made = dir / "made.json", edited = dir / "edited.json";
+  ASSERT_EQ(analyze("pattern " + path_arg(work_dir() / "run.h5") + " --sparsity 0.25 -o " + path_arg(made)).status, 0);
+  // Swap two roles: the largest gate (layer 2, kv 0: target 1) becomes streaming and the
+  // smallest (layer 0, kv 3: target 0) a retrieval head, which neither 0.25 nor the default 0.5
+  // would select.
+  nlohmann::json doc = read_json(made);
+  std::vector<std::string> roles;
+  for (auto& head : doc["heads"]) {
+    const int l = head["layer"], h = head["kv_head"];
+    if (duo::test::target_gate(l, h) == 1.0f) head["role"] = "streaming";
+    if (duo::test::target_gate(l, h) == 0.0f) head["role"] = "retrieval";
+    roles.push_back(head["role"]);
+  }
+  std::ofstream(edited) << doc.dump(2);
+
+  Result r = analyze("export " + path_arg(edited) + " -f duo-json -o " + path_arg(dir / "out.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("roles      as the pattern file"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deploy with sink 128 + recent 256 (trained)"), std::string::npos) << r.out;
+  nlohmann::json out = read_json(dir / "out.json");
+  std::vector<std::string> out_roles;
+  for (const auto& head : out["heads"]) out_roles.push_back(head["role"]);
+  EXPECT_EQ(out_roles, roles);
+  EXPECT_EQ(out["rule"], "sparsity");
+  EXPECT_EQ(out["requested_sparsity"], 0.25);
+  EXPECT_EQ(out["threshold"], doc["threshold"]);
+  EXPECT_EQ(out["retrieval_heads"], 9);
+
+  r = analyze("export " + path_arg(edited) + " -f rtp-llm -o " + path_arg(dir / "out.rtp.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  nlohmann::json rtp = read_json(dir / "out.rtp.json")["headwise_config"];
+  for (int l = 0; l < 3; ++l)
+    for (int q = 0; q < 8; ++q)
+      EXPECT_EQ(rtp[std::to_string(l)][q], roles[l * 4 + q / 2] == "retrieval" ? 1 : 0) << l << " " << q;
+  // The reference format cannot carry such roles, and export says so.
+  r = analyze("export " + path_arg(edited) + " -f reference -o " + path_arg(dir / "out_reference"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("the reference and kvpress choose other heads"), std::string::npos) << r.out;
+
+  r = analyze("pattern " + path_arg(edited));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("9 retrieval (R) and 3 streaming (S)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    0  R 0.273 R 0.909 R 0.455 R 0.000   4/4"), std::string::npos) << r.out;
+
+  // --sparsity re-selects from the stored gates, and says so.
+  r = analyze("export " + path_arg(edited) + " --sparsity 0.5 -f duo-json -o " + path_arg(dir / "again.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("roles      re-selected by --sparsity"), std::string::npos) << r.out;
+  nlohmann::json again = read_json(dir / "again.json");
+  EXPECT_EQ(again["retrieval_heads"], 6);
+  for (const auto& head : again["heads"])
+    EXPECT_EQ(head["role"] == "retrieval", duo::test::target_gate(head["layer"], head["kv_head"]) > 0.5f) << head;
+}
+
+// A reference directory whose config.json has no sink_size: the paper's window, said aloud.
+TEST(AnalyzeCli, ReferenceDirectoryWithoutAWindowFallsBackToThePapersWindow) {
+  const fs::path ref = work_dir() / "windowless_reference";
+  fs::create_directories(ref);
+  std::ofstream(ref / "full_attention_heads.tsv") << "0.1\t0.9\n0.8\t0.2\n";
+  std::ofstream(ref / "config.json") << R"({"model_name": "elsewhere"})";
+  const std::string said = "deploy with sink 64 + recent 256 (default: no trained window recorded, so the paper's deployment window)";
+  Result r = analyze("export " + path_arg(ref) + " -f reference -o " + path_arg(work_dir() / "windowless_out"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(said), std::string::npos) << r.out;
+  nlohmann::json config = read_json(work_dir() / "windowless_out" / "config.json");
+  EXPECT_EQ(config["sink_size"], 64);
+  EXPECT_EQ(config["recent_size"], 256);
+  r = analyze("pattern " + path_arg(ref) + " -o " + path_arg(work_dir() / "windowless.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(said), std::string::npos) << r.out;
+  nlohmann::json pattern = read_json(work_dir() / "windowless.json");
+  EXPECT_EQ(pattern["window_source"], "default");
+  EXPECT_TRUE(pattern["trained_window"].is_null());
+  EXPECT_EQ(pattern["sink"], 64);
+  // Its config.json's window when it has one.
+  std::ofstream(ref / "config.json") << R"({"sink_size": 16, "recent_size": 48})";
+  r = analyze("pattern " + path_arg(ref));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("deploy with sink 16 + recent 48 (trained)"), std::string::npos) << r.out;
 }
 
 TEST(AnalyzeCli, CompareReportsOverlapAndRankCorrelation) {

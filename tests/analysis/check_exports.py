@@ -3,6 +3,7 @@
 Reads the final gates of the history with h5py, then checks that
   - our pattern JSON holds those gates and retrieval heads chosen the way kvpress's
     DuoAttentionPress chooses them (round(N * sparsity) smallest gates become streaming);
+  - all three deploy the window the history records it was trained with (its sink and recent);
   - the reference directory holds those gates clipped to [0, 1] (read as the reference's
     load_attn_pattern does), and the reference's own sparsify rule (quantile of the gates plus
     1e-6 noise, gate >= quantile => retrieval) selects the same retrieval heads;
@@ -30,6 +31,8 @@ def main():
     with h5py.File(history, "r") as f:
         gates = f["gates"][-1].astype(np.float32)  # [layers, kv_heads]
         num_heads = int(f.attrs["num_heads"])
+        # The exports deploy the window the history was trained with.
+        window = (int(f.attrs["sink"]), int(f.attrs["recent"]))
     layers, kv = gates.shape
     n = gates.size
 
@@ -46,8 +49,10 @@ def main():
         fail("pattern shape")
     if pattern["gqa_group_size"] != num_heads // kv:
         fail("gqa_group_size")
-    if (pattern["sink"], pattern["recent"]) != (64, 256):
-        fail("sink/recent")
+    if (pattern["sink"], pattern["recent"]) != window or pattern["window_source"] != "trained":
+        fail(f"sink/recent/window_source, expected the trained {window}")
+    if (pattern["trained_window"]["sink"], pattern["trained_window"]["recent"]) != window:
+        fail("trained_window")
     got_gates = np.zeros((layers, kv), dtype=np.float32)
     got_roles = np.zeros((layers, kv), dtype=bool)
     for head in pattern["heads"]:
@@ -67,7 +72,7 @@ def main():
         fail("reference TSV differs from the clipped final gates")
     with open(os.path.join(reference_dir, "config.json")) as fh:
         config = json.load(fh)
-    if (config["sink_size"], config["recent_size"]) != (64, 256):
+    if (config["sink_size"], config["recent_size"]) != window:
         fail("reference config.json sink_size/recent_size")
     # The reference's sparsify_attention_heads, with its tie-breaking noise.
     rng = np.random.default_rng(0)
@@ -79,7 +84,7 @@ def main():
 
     with open(rtp_path) as fh:
         rtp = json.load(fh)["headwise_config"]
-    for key, value in (("sink_token_num", 64), ("swa_token_num", 256), ("seqlen_threshold", 16384)):
+    for key, value in (("sink_token_num", window[0]), ("swa_token_num", window[1]), ("seqlen_threshold", 16384)):
         if rtp[key] != value or not isinstance(rtp[key], int):
             fail(f"rtp-llm {key}")
     group = num_heads // kv

@@ -44,7 +44,7 @@ class PerHeadMaskAttention : public Attention {
   at::Tensor forward(const AttentionInput& in) override {
     const int64_t hq = in.q.size(1), hkv = in.k.size(1), T = in.q.size(2);
     auto causal = at::ones({T, T}, at::kBool).tril();
-    auto streaming = streaming_mask_for_chunks(T, chunk_, pattern_.sink, pattern_.recent);
+    auto streaming = streaming_mask_for_chunks(T, chunk_, pattern_.window.sink, pattern_.window.recent);
     std::vector<at::Tensor> heads;
     for (int64_t h = 0; h < hq; ++h) {
       int64_t kv = h / (hq / hkv);

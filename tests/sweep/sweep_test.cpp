@@ -1,6 +1,7 @@
 // The sparsity sweep on the tiny-random model: the grid of cells and their CSV rows, KV bytes
 // shrinking with sparsity by the formula, sparsity 0 answering exactly as plain greedy
-// generation, and an interrupted sweep that resumes without redoing finished cells.
+// generation, a pattern file swept as it is with the window its input records, and an
+// interrupted sweep that resumes without redoing finished cells.
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <map>
 
+#include "analysis/pattern.h"
 #include "analysis/sweep.h"
 #include "model/generate.h"
 #include "model/llama.h"
@@ -62,8 +64,7 @@ SweepOptions tiny_options(const fs::path& out) {
   o.depths = {0.2, 0.8};
   o.random_seeds = 2;
   o.passkey_words = 2;
-  o.sink = 8;
-  o.recent = 32;
+  o.window = StreamingWindow{8, 32};
   o.chunk = 128;
   o.dtype = "fp32";
   o.device = "cpu";
@@ -94,6 +95,23 @@ TEST(Sweep, ScoresEveryCellAndKvBytesFollowThePattern) {
   EXPECT_NE(sweep_summary(rows).find("duo"), std::string::npos);
 }
 
+// The sweep's passkey sample of one cell, built independently of the sweep.
+synth::PasskeySample cell_sample(const SweepOptions& o, int64_t length, double depth) {
+  auto tokenizer = Tokenizer::from_dir(o.model);
+  synth::PasskeyConfig c;
+  c.haystack.files = {o.haystack[0]};
+  c.seed = o.seed;
+  c.num_passkeys = 1;
+  c.passkey_words = o.passkey_words;
+  c.depth_min = c.depth_max = depth;
+  c.depth_count = 1;
+  c.context_min = c.context_max = length;
+  c.context_count = 1;
+  c.shuffle = false;
+  synth::PasskeyGenerator task(c, tokenizer);
+  return task.sample(0);
+}
+
 TEST(Sweep, SparsityZeroAnswersAsPlainGreedyGeneration) {
   auto out = scratch("plain");
   auto o = tiny_options(out);
@@ -105,19 +123,7 @@ TEST(Sweep, SparsityZeroAnswersAsPlainGreedyGeneration) {
   ASSERT_EQ(rows.size(), 1u);
 
   // The same prompt through the dense-cache generator: the score must agree.
-  auto tokenizer = Tokenizer::from_dir(o.model);
-  synth::PasskeyConfig c;
-  c.haystack.files = {o.haystack[0]};
-  c.seed = o.seed;
-  c.num_passkeys = 1;
-  c.passkey_words = o.passkey_words;
-  c.depth_min = c.depth_max = 0.5;
-  c.depth_count = 1;
-  c.context_min = c.context_max = 500;
-  c.context_count = 1;
-  c.shuffle = false;
-  synth::PasskeyGenerator task(c, tokenizer);
-  auto s = task.sample(0);
+  auto s = cell_sample(o, 500, 0.5);
   auto span = s.answer_spans.at(0);
   std::vector<int64_t> prompt(s.ids.begin(), s.ids.begin() + span.start);
   auto model = LlamaModel::random(load_model_config(o.model / "config.json"), 0, at::kFloat, at::kCPU);
@@ -128,6 +134,50 @@ TEST(Sweep, SparsityZeroAnswersAsPlainGreedyGeneration) {
   EXPECT_EQ(rows[0].exact, exact ? 1.0 : 0.0);
   HeadPattern full = HeadPattern::uniform(4, 2, true, 8, 32);
   EXPECT_EQ(rows[0].kv_bytes, pattern_kv_bytes(full, 1, int64_t(prompt.size()) + span.size(), 16, 4));
+}
+
+// A pattern of its own (a pattern file's) is swept at its sparsity, with its roles and, when no
+// window is given, its window; without a pattern, the window the gates record.
+TEST(Sweep, APatternIsSweptAsItIsWithItsWindow) {
+  auto out = scratch("as_is");
+  auto o = tiny_options(out);
+  o.window.reset();
+  o.lengths = {400};
+  o.depths = {0.5};
+  o.random_seeds = 1;
+  const GateSet gates = tiny_gates();
+  Pattern p = select_by_sparsity(gates, 0.25);
+  p.retrieval = {0, 1, 1, 1, 1, 1, 1, 0};  // the largest gate and the 0.4 streaming: no rule's choice
+  p.window = {8, 32};
+  o.pattern = p;
+  auto rows = run_sweep(gates, o);
+  ASSERT_EQ(rows.size(), 2u);  // duo and one random seed, at the pattern's sparsity only
+  auto s = cell_sample(o, 400, 0.5);
+  HeadPattern deployed;
+  deployed.num_layers = 4;
+  deployed.num_kv_heads = 2;
+  deployed.retrieval = p.retrieval;
+  deployed.window = {8, 32};
+  const int64_t length = s.answer_spans.at(0).end;  // prompt and answer
+  for (const auto& r : rows) {
+    EXPECT_DOUBLE_EQ(r.sparsity, 0.25);
+    EXPECT_EQ(r.retrieval_heads, 6);
+    EXPECT_EQ(r.kv_bytes, pattern_kv_bytes(deployed, 1, length, 16, 4)) << r.method;
+  }
+
+  // No pattern and no window given: the window the gates record.
+  auto out2 = scratch("recorded");
+  auto o2 = tiny_options(out2);
+  o2.window.reset();
+  o2.sparsities = {0.25};
+  o2.lengths = {400};
+  o2.depths = {0.5};
+  o2.random_seeds = 0;
+  GateSet recorded = tiny_gates();
+  recorded.window = StreamingWindow{8, 32};
+  rows = run_sweep(recorded, o2);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].kv_bytes, pattern_kv_bytes(deployed, 1, length, 16, 4));
 }
 
 TEST(Sweep, InterruptedSweepResumesWithoutRedoingCells) {
@@ -162,15 +212,53 @@ TEST(SweepCommand, WritesCsvHdf5AndFiguresFromAReferencePatternDirectory) {
   std::ofstream(gates / "full_attention_heads.tsv") << "0.9\t0.1\n0.8\t0.2\n0.7\t0.3\n0.6\t0.4\n";
   std::ofstream(gates / "config.json") << R"({"sink_size": 8, "recent_size": 32})";
   auto o = tiny_options(out);
-  std::string cmd = env("DUO_BIN_DIR") + "/duo-analyze sweep --model " + o.model.string() +
-                    " --random-weights --gates " + gates.string() + " --out " + out.string() +
-                    " --sparsities 0,0.5 --lengths 400 --depths 0.5 --random-seeds 1 --passkey-words 2" +
-                    " --sink 8 --recent 32 --chunk 128 --dtype fp32 --device cpu --haystack " + o.haystack[0];
+  const std::string common = " --model " + o.model.string() + " --random-weights --lengths 400 --depths 0.5" +
+                             " --random-seeds 1 --passkey-words 2 --chunk 128 --dtype fp32 --device cpu --haystack " +
+                             o.haystack[0];
+  // No --sink/--recent: the window config.json records.
+  std::string cmd = env("DUO_BIN_DIR") + "/duo-analyze sweep --gates " + gates.string() + " --out " + out.string() +
+                    " --sparsities 0,0.5" + common;
   ASSERT_EQ(run(cmd + " > " + (out / "log.txt").string() + " 2>&1"), 0);
+  std::ifstream log(out / "log.txt");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(text.find("streaming heads keep sink 8 + recent 32 (trained)"), std::string::npos) << text;
   // duo at 0 and 0.5, one random seed at 0.5: 3 rows.
   EXPECT_EQ(run(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") + "/tests/sweep/check_sweep_outputs.py " +
                 out.string() + " 3"),
             0);
+}
+
+TEST(SweepCommand, SweepsAPatternFileAsItIsUnlessSparsitiesAreGiven) {
+  auto out = scratch("cli_pattern");
+  auto dir = out.parent_path();
+  fs::create_directories(dir / "reference");
+  std::ofstream(dir / "reference" / "full_attention_heads.tsv") << "0.9\t0.1\n0.8\t0.2\n0.7\t0.3\n0.6\t0.4\n";
+  std::ofstream(dir / "reference" / "config.json") << R"({"sink_size": 8, "recent_size": 32})";
+  const std::string analyze = env("DUO_BIN_DIR") + "/duo-analyze ";
+  const fs::path pattern = dir / "pattern.json";
+  ASSERT_EQ(run(analyze + "pattern " + (dir / "reference").string() + " --sparsity 0.25 -o " + pattern.string() +
+                " > /dev/null"),
+            0);
+  auto o = tiny_options(out);
+  const std::string common = " --model " + o.model.string() + " --random-weights --lengths 400 --depths 0.5" +
+                             " --random-seeds 1 --passkey-words 2 --chunk 128 --dtype fp32 --device cpu --haystack " +
+                             o.haystack[0];
+  ASSERT_EQ(run(analyze + "sweep --gates " + pattern.string() + " --out " + out.string() + common + " > " +
+                (dir / "log.txt").string() + " 2>&1"),
+            0);
+  std::ifstream log(dir / "log.txt");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(text.find("streaming heads keep sink 8 + recent 32 (trained)"), std::string::npos) << text;
+  EXPECT_NE(text.find("duo: the roles " + pattern.string() + " holds, at its sparsity 0.25"), std::string::npos) << text;
+  auto rows = read_sweep_csv(out / "results.csv");
+  ASSERT_EQ(rows.size(), 2u);  // duo and one random seed at the file's sparsity 0.25
+  for (const auto& r : rows) EXPECT_DOUBLE_EQ(r.sparsity, 0.25);
+
+  auto again = dir / "again";
+  ASSERT_EQ(run(analyze + "sweep --gates " + pattern.string() + " --out " + again.string() + " --sparsities 0,0.5" +
+                common + " > " + (dir / "log2.txt").string() + " 2>&1"),
+            0);
+  EXPECT_EQ(read_sweep_csv(again / "results.csv").size(), 3u);  // re-selected at 0 and 0.5
 }
 
 }  // namespace
