@@ -1,4 +1,4 @@
-// add_rms_norm, rope_qk, silu_mul: the CUDA launch for float32/float16/bfloat16 tensors on a
+// add_rms_norm, rope_qk, rope_sequence, silu_mul: the CUDA launch for float32/float16/bfloat16 tensors on a
 // CUDA device (when built with CUDA), the ATen reference otherwise.
 #include "decode_ops.h"
 
@@ -100,6 +100,35 @@ std::pair<at::Tensor, at::Tensor> rope_qk(const at::Tensor& q, const at::Tensor&
   }
 #endif
   return rope_qk_reference(q, k, cos, sin);
+}
+
+at::Tensor rope_sequence(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  if (x.dim() != 4 || x.size(3) % 2 != 0 || cos.dim() != 2 || cos.size(0) != x.size(2) || cos.size(1) != x.size(3) ||
+      sin.sizes() != cos.sizes())
+    throw std::invalid_argument("rope_sequence: x must be [B, H, T, D] with D even, cos and sin [T, D]");
+#ifdef DUO_WITH_CUDA
+  if (kernel_dtype(x) && cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() &&
+      x.stride(3) == 1) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    // The projections' layout, [B, T, H, D] in memory, which the attention kernels read as is.
+    at::Tensor out = at::empty({x.size(0), x.size(2), x.size(1), x.size(3)}, x.options()).transpose(1, 2);
+    const at::Tensor c = cos.contiguous(), s = sin.contiguous();
+    cuda::RopeSequenceParams p{};
+    p.dtype = to_dtype(x.scalar_type());
+    p.batch = x.size(0), p.heads = x.size(1), p.seq = x.size(2), p.head_dim = x.size(3);
+    p.x = x.data_ptr(), p.x_sb = x.stride(0), p.x_sh = x.stride(1), p.x_st = x.stride(2);
+    p.out = out.data_ptr(), p.out_sb = out.stride(0), p.out_sh = out.stride(1), p.out_st = out.stride(2);
+    p.cos = c.data_ptr(), p.sin = s.data_ptr();
+    C10_CUDA_CHECK(cuda::launch_rope_sequence(p, at::cuda::getCurrentCUDAStream()));
+    return out;
+  }
+#endif
+  return rope_sequence_reference(x, cos, sin);
+}
+
+at::Tensor rope_sequence_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;  // model/rope.cpp's rope_apply, op for op
+  return x * cos + at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * sin;
 }
 
 std::pair<at::Tensor, at::Tensor> rope_qk_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,

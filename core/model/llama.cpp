@@ -13,6 +13,7 @@
 #include "kernels/matvec.h"
 #include "model/checkpoint.h"
 #include "model/rms_norm.h"
+#include "model/swiglu.h"
 #include "model/rope.h"
 #include "util/error.h"
 
@@ -157,7 +158,7 @@ at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_
   at::Tensor h = hidden + linear(a.transpose(1, 2).reshape({B, T, Hq * D}), l.wo, l.bo);
 
   at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
-  at::Tensor mlp = linear(at::silu(linear(y, l.w_gate, l.b_gate)) * linear(y, l.w_up, l.b_up), l.w_down, l.b_down);
+  at::Tensor mlp = linear(swiglu(linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)), l.w_down, l.b_down);
   return h + mlp;
 }
 

@@ -2,7 +2,11 @@
 // LlamaRotaryEmbedding.forward, so that fp32 results agree to rounding.
 #include "model/rope.h"
 
+#include <torch/autograd.h>
+
 #include <cmath>
+
+#include "kernels/decode_ops.h"
 
 namespace duo {
 
@@ -56,7 +60,31 @@ RopeCosSin rope_cos_sin_at(const at::Tensor& inv_freq, const at::Tensor& positio
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// On CUDA one kernel (kernels::rope_sequence, the eager ops' roundings) instead of five passes
+// over q and k. The rotation is orthogonal and cos/sin repeat over the two halves of the head
+// dim (rope_cos_sin), so its gradient is the same rotation with sin negated.
+struct RopeNode : public torch::autograd::Function<RopeNode> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    ctx->save_for_backward({cos, sin});
+    return kernels::rope_sequence(x, cos, sin);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    return {kernels::rope_sequence(grads[0], saved[0], -saved[1]), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 at::Tensor rope_apply(const at::Tensor& x, const RopeCosSin& cs) {
+  if (x.is_cuda() && x.scalar_type() != at::kDouble && x.stride(-1) == 1 && cs.cos.scalar_type() == x.scalar_type() &&
+      cs.cos.dim() == 2)
+    return RopeNode::apply(x, cs.cos, cs.sin);
   const int64_t half = x.size(-1) / 2;
   at::Tensor x1 = x.narrow(-1, 0, half);
   at::Tensor x2 = x.narrow(-1, half, half);

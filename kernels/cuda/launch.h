@@ -121,6 +121,20 @@ struct RopeParams {
 };
 cudaError_t launch_rope_qk(const RopeParams& p, cudaStream_t stream);
 
+// RoPE of a whole sequence: out[b, h, t] = x·cos[t] + rotate_half(x)·sin[t] (rope_element's
+// roundings), for x and out of any strides with the head dim contiguous; cos, sin [seq, D].
+struct RopeSequenceParams {
+  DType dtype;
+  int64_t batch, heads, seq, head_dim;
+  const void* x;
+  int64_t x_sb, x_sh, x_st;
+  void* out;
+  int64_t out_sb, out_sh, out_st;
+  const void* cos;
+  const void* sin;
+};
+cudaError_t launch_rope_sequence(const RopeSequenceParams& p, cudaStream_t stream);
+
 // out = silu(gate) · up elementwise, silu rounded to the dtype first (as ATen's two ops).
 cudaError_t launch_silu_mul(DType dtype, int64_t n, const void* gate, const void* up, void* out,
                             cudaStream_t stream);

@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #ifdef DUO_WITH_CUDA
@@ -435,12 +436,16 @@ TEST(DecodeOpsCuda, MatchTheReferences) {
   for (auto dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
     auto opts = at::TensorOptions().dtype(dtype).device(dev);
     const double tol = tolerance(dtype);
-    auto x = at::randn({3, 1, 4096}, opts), r = at::randn({3, 1, 4096}, opts), w = at::rand({4096}, opts) + 0.5;
-    auto got = add_rms_norm(x, r, w, 1e-5);
-    auto want = add_rms_norm_reference(x, r, w, 1e-5);  // ATen on the GPU: the eager ops
-    EXPECT_TRUE(got.h.equal(want.h)) << c10::toString(dtype);
-    EXPECT_LT(rel_err(got.y, want.y), tol) << c10::toString(dtype);
-    EXPECT_LT(rel_err(add_rms_norm(x, {}, w, 1e-5).y, add_rms_norm_reference(x, {}, w, 1e-5).y), tol);
+    // A decode step's rows (16-byte vectors), a training step's many rows, and a row length
+    // that takes the scalar loop.
+    for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{3, 4096}, {2048, 4096}, {5, 1001}}) {
+      auto x = at::randn({rows, 1, cols}, opts), r = at::randn({rows, 1, cols}, opts), w = at::rand({cols}, opts) + 0.5;
+      auto got = add_rms_norm(x, r, w, 1e-5);
+      auto want = add_rms_norm_reference(x, r, w, 1e-5);  // ATen on the GPU: the eager ops
+      EXPECT_TRUE(got.h.equal(want.h)) << c10::toString(dtype) << " cols " << cols;
+      EXPECT_LT(rel_err(got.y, want.y), tol) << c10::toString(dtype) << " cols " << cols;
+      EXPECT_LT(rel_err(add_rms_norm(x, {}, w, 1e-5).y, add_rms_norm_reference(x, {}, w, 1e-5).y), tol);
+    }
 
     auto q = at::randn({2, 1, 8, 128}, opts), k = at::randn({2, 1, 2, 128}, opts);
     auto cos = at::randn({1, 128}, opts), sin = at::randn({1, 128}, opts);
@@ -449,8 +454,17 @@ TEST(DecodeOpsCuda, MatchTheReferences) {
     EXPECT_TRUE(qg.equal(qw)) << c10::toString(dtype);  // same roundings, no reduction
     EXPECT_TRUE(kg.equal(kw)) << c10::toString(dtype);
 
-    auto g = at::randn({2, 1, 14336}, opts), u = at::randn({2, 1, 14336}, opts);
-    EXPECT_LT(rel_err(silu_mul(g, u), silu_mul_reference(g, u)), tol / 10) << c10::toString(dtype);
+    // A sequence in the projections' layout (16-byte vectors), and a head dim the scalar loop takes.
+    for (int64_t D : {128, 6}) {
+      auto xs = at::randn({2, 300, 8, D}, opts).transpose(1, 2);
+      auto cs = at::randn({300, D}, opts), sn = at::randn({300, D}, opts);
+      EXPECT_TRUE(rope_sequence(xs, cs, sn).equal(rope_sequence_reference(xs, cs, sn))) << c10::toString(dtype) << " D " << D;
+    }
+
+    for (int64_t n : {14336, 1000 * 14336, 999}) {  // vectors; a training step's size; the scalar loop
+      auto g = at::randn({2, 1, n}, opts), u = at::randn({2, 1, n}, opts);
+      EXPECT_LT(rel_err(silu_mul(g, u), silu_mul_reference(g, u)), tol / 10) << c10::toString(dtype) << " n " << n;
+    }
   }
 }
 
