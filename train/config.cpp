@@ -261,6 +261,7 @@ const std::vector<Field>& fields() {
       integer<int64_t>("run.log_every", [](C& c) -> auto& { return c.run.log_every; }, 1),
       boolean("run.activation_checkpointing",
               [](C& c) -> auto& { return c.run.activation_checkpointing; }),
+      boolean("run.keep_full_attention", [](C& c) -> auto& { return c.run.keep_full_attention; }),
       text("run.out", [](C& c) -> auto& { return c.run.out; }, false),
   };
   return table;

@@ -100,6 +100,9 @@ struct TrainConfig {
     int64_t checkpoint_every = 50;
     int64_t log_every = 10;
     bool activation_checkpointing = true;
+    // Paper mode with checkpointing: keep each layer's full-attention output from the forward
+    // pass for its recomputation (faster, T·hidden activations more per layer).
+    bool keep_full_attention = false;
     std::string out = "runs/duo";
     bool operator==(const Run&) const = default;
   } run;

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>
+
+#include <cstdlib>
 #include <torch/optim/adamw.h>
 
 #include <atomic>
@@ -34,7 +36,13 @@ at::Device resolve_device(DeviceChoice choice) {
   bool cuda = torch::cuda::is_available();
   if (choice == DeviceChoice::cuda && !cuda)
     throw Error("model.device is cuda, but no CUDA device is available (use cpu or auto)");
-  return (choice == DeviceChoice::cpu || !cuda) ? at::Device(at::kCPU) : at::Device(at::kCUDA, 0);
+  if (choice == DeviceChoice::cpu || !cuda) return at::Device(at::kCPU);
+  // Every step has another context length: without expandable segments the caching allocator's
+  // blocks fragment, and a 256K-token step of an 8B model ran out of an H200's memory with 28 GiB
+  // reserved but unused (experiments/train-step-h200.md). Read at the first allocation; a value
+  // the user set is kept.
+  setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", /*overwrite=*/0);
+  return at::Device(at::kCUDA, 0);
 }
 
 at::ScalarType to_scalar_type(Dtype dtype) {
@@ -131,6 +139,7 @@ int train(const TrainConfig& config, bool resume) {
   objective.window.block_size = config.streaming.block_size;
   objective.mode = config.gates.mode;
   objective.activation_checkpointing = config.run.activation_checkpointing;
+  objective.keep_full_attention = config.run.keep_full_attention;
   objective.reg_weight = config.optim.reg_weight;
 
   g_stop_requested = false;

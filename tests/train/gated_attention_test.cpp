@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
+#include <torch/cuda.h>
 
 #include "model/llama.h"
 #include "train/distill_objective.h"
@@ -178,6 +179,34 @@ TEST(DistillObjective, AllGatesOneGivesZeroDistillation) {
   // Streaming everywhere must cost something on a 40-token sample with a 2+6 window.
   auto zero = distill_objective(model, at::zeros({2, 2}, kF64), ids, mask, opt);
   EXPECT_GT(zero.distill.item<double>(), 1e-8);
+}
+
+// On a GPU the gated path's full attention is cuDNN's, optionally kept from the forward pass for
+// checkpointing's recomputation: the kept result must give the gradient the recomputed one gives
+// (the same deterministic forward, bit for bit), and both that of the step without checkpointing.
+TEST(DistillObjectiveCuda, KeptFullAttentionGivesTheSameGradient) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ModelConfig c = tiny_config();
+  c.hidden_size = 256, c.intermediate_size = 512, c.num_hidden_layers = 3, c.head_dim = 64;
+  c.max_position_embeddings = 4096;
+  const auto model = LlamaModel::random(c, 7, at::kBFloat16, at::kCUDA);
+  at::manual_seed(3);
+  auto ids = at::randint(0, c.vocab_size, {1, 1500}, at::kLong).to(at::kCUDA);
+  auto mask = at::zeros({1, 1500}, at::kBool).to(at::kCUDA);
+  mask.slice(1, 1400, 1500).fill_(true);
+  auto gradient = [&](bool checkpointing, bool keep) {
+    ObjectiveOptions opt;
+    opt.window = {16, 64, StreamingGranularity::token, 128};
+    opt.activation_checkpointing = checkpointing;
+    opt.keep_full_attention = keep;
+    auto gates = at::full({3, 2}, 0.5, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA)).requires_grad_(true);
+    distill_objective(model, gates, ids, mask, opt).total.backward();
+    return gates.grad().cpu();
+  };
+  const at::Tensor plain = gradient(false, false), recomputed = gradient(true, false), kept = gradient(true, true);
+  ASSERT_GT(plain.abs().max().item<double>(), 0);
+  EXPECT_TRUE(kept.equal(recomputed)) << kept << recomputed;
+  EXPECT_LT(((recomputed - plain).norm() / plain.norm()).item<double>(), 2e-2) << recomputed << plain;
 }
 
 TEST(LrSchedule, MatchesTheReferenceLambda) {
