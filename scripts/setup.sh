@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   python3 python3-venv python3-dev
-  libhdf5-dev libyaml-cpp-dev libcli11-dev libeigen3-dev libgtest-dev nlohmann-json3-dev
+  libhdf5-dev libyaml-cpp-dev libcli11-dev libgtest-dev nlohmann-json3-dev
   libpcre2-dev libutf8proc-dev
   libplplot-dev plplot-driver-cairo
   bible-kjv-text
