@@ -162,6 +162,7 @@ void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
   print_roles_note(in, sel, false);
   std::cout << "retrieval  " << rule_text(in, sel) << ": " << p.retrieval_count() << " of " << g.count() << " KV heads";
   if (p.threshold) std::cout << " (gate >= " << fmt("%.4f", *p.threshold) << ")";
+  std::cout << "\n           " << describe_kv_cache_saved(p) << " (" << describe_window(p) << ")";
   std::cout << "\n           layer  retrieval  share\n";
   for (int l = 0; l < g.num_layers; ++l) {
     int count = 0;
@@ -193,7 +194,7 @@ void run_pattern(const fs::path& input, const Selection& sel, const std::string&
             << p.retrieval_count() << " retrieval (R) and " << p.retrieval.size() - p.retrieval_count()
             << " streaming (S) KV heads, sparsity " << fmt("%.4f", p.sparsity);
   if (p.threshold) std::cout << ", gate threshold " << fmt("%.4f", *p.threshold);
-  std::cout << "; deploy with " << describe_window(p) << "\n";
+  std::cout << "; deploy with " << describe_window(p) << "\n" << describe_kv_cache_saved(p) << "\n";
   print_roles_note(in, sel, true);
   std::cout << "\n" << pattern_table(p);
   if (!out.empty()) {
@@ -223,7 +224,8 @@ void run_export(const fs::path& input, const Selection& sel, const std::string& 
   }
   std::cout << "wrote " << out.string() << " (" << format << "): " << p.retrieval_count() << " of " << p.retrieval.size()
             << " KV heads are retrieval heads, sparsity " << fmt("%.4f", p.sparsity) << "; deploy with "
-            << describe_window(p) << "\n";
+            << describe_window(p) << "\n"
+            << describe_kv_cache_saved(p) << "\n";
   print_roles_note(in, sel, true);
   // The reference and kvpress rank the TSV's gates themselves; roles that ranking would not give
   // (a threshold's ties, a pattern file's own) do not survive this format.

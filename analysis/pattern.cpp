@@ -39,6 +39,25 @@ void finish(Pattern& p) {
 
 int Pattern::retrieval_count() const { return static_cast<int>(std::count(retrieval.begin(), retrieval.end(), 1)); }
 
+double Pattern::kv_cache_saved(int64_t length) const {
+  if (retrieval.empty() || length <= 0) return 0.0;
+  const double kept = double(std::min(length, window.sink + window.recent)) / double(length);
+  return (1.0 - double(retrieval_count()) / double(retrieval.size())) * (1.0 - kept);
+}
+
+std::string describe_kv_cache_saved(const Pattern& p) {
+  std::string out = "KV cache saved:";
+  const char* sep = " ";
+  for (int64_t length : kReportedContexts) {
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%.1f%% at %lldK%s", sep, 100 * p.kv_cache_saved(length),
+                  static_cast<long long>(length / 1024), sep[0] == ' ' ? " tokens" : "");
+    out += part;
+    sep = ", ";
+  }
+  return out;
+}
+
 void check_sparsity(double sparsity) {
   if (!(sparsity >= 0.0 && sparsity <= 1.0)) {
     char buffer[64];

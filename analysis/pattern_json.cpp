@@ -36,6 +36,9 @@ void write_pattern_json(const std::filesystem::path& path, const Pattern& p, con
   doc["threshold"] = p.threshold ? json(*p.threshold) : json(nullptr);
   doc["retrieval_heads"] = p.retrieval_count();
   doc["streaming_heads"] = static_cast<int>(p.retrieval.size()) - p.retrieval_count();
+  json saved = json::object();
+  for (int64_t length : kReportedContexts) saved[std::to_string(length)] = p.kv_cache_saved(length);
+  doc["kv_cache_saved"] = std::move(saved);
   doc["source"] = {{"path", g.source.string()}, {"kind", g.kind}};
   doc["source"]["step"] = g.step >= 0 ? json(g.step) : json(nullptr);
   json heads = json::array();

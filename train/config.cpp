@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -110,18 +111,30 @@ Field real(std::string key, Access<double> access, Range range) {
   return f;
 }
 
+// Integers are range-checked where they are read, so that no absurd size reaches an allocation
+// or a loop: `hi` bounds what a run can use (a batch of 4096 samples, a million depths).
+// Upper bounds of sizes a run can use: contexts up to 16M tokens, up to a million context
+// lengths, depths or steps (×1000).
+constexpr int64_t kMaxTokens = int64_t{1} << 24;
+constexpr int64_t kMaxCount = 1000000;
+
 template <typename Int>
-Field integer(std::string key, Access<Int> access, Int lo = std::numeric_limits<Int>::min()) {
-  const std::string expected =
-      "an integer" + (lo == std::numeric_limits<Int>::min() ? "" : " >= " + std::to_string(lo));
+Field integer(std::string key, Access<Int> access, Int lo = std::numeric_limits<Int>::min(),
+              Int hi = std::numeric_limits<Int>::max()) {
+  const bool has_lo = lo != std::numeric_limits<Int>::min(), has_hi = hi != std::numeric_limits<Int>::max();
+  const std::string expected = "an integer" + (has_lo && has_hi ? " in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"
+                                               : has_lo        ? " >= " + std::to_string(lo)
+                                               : has_hi        ? " <= " + std::to_string(hi)
+                                                               : "");
   Field f{key};
   f.read = [=](TrainConfig& c, const YAML::Node& node, const Origin& origin) {
     const std::string s = scalar_or_fail(node, origin, key, expected);
     Int v = 0;
     const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r.ec == std::errc::result_out_of_range) fail(origin, key, "expected " + expected + ", got " + s);
     if (r.ec != std::errc() || r.ptr != s.data() + s.size())
       fail(origin, key, "expected " + expected + ", got '" + s + "'");
-    if (v < lo) fail(origin, key, "expected " + expected + ", got " + s);
+    if (v < lo || v > hi) fail(origin, key, "expected " + expected + ", got " + s);
     access(c) = v;
   };
   f.write = [=](const TrainConfig& c, YAML::Emitter& out) { out << view(access, c); };
@@ -220,15 +233,15 @@ const std::vector<Field>& fields() {
       text("data.jsonl_field", [](C& c) -> auto& { return c.data.jsonl_field; }, false),
       text("data.tokenizer", [](C& c) -> auto& { return c.data.tokenizer; }, true),
       integer<uint64_t>("data.seed", [](C& c) -> auto& { return c.data.seed; }),
-      integer<int64_t>("data.num_passkeys", [](C& c) -> auto& { return c.data.num_passkeys; }, 1),
-      integer<int64_t>("data.passkey_words", [](C& c) -> auto& { return c.data.passkey_words; }, 1),
+      integer<int64_t>("data.num_passkeys", [](C& c) -> auto& { return c.data.num_passkeys; }, 1, 10000),
+      integer<int64_t>("data.passkey_words", [](C& c) -> auto& { return c.data.passkey_words; }, 1, 10000),
       text_list("data.word_list", [](C& c) -> auto& { return c.data.word_list; }, false),
       real("data.depth_min", [](C& c) -> auto& { return c.data.depth_min; }, kUnit),
       real("data.depth_max", [](C& c) -> auto& { return c.data.depth_max; }, kUnit),
-      integer<int64_t>("data.depth_count", [](C& c) -> auto& { return c.data.depth_count; }, 1),
-      integer<int64_t>("data.context_min", [](C& c) -> auto& { return c.data.context_min; }, 1),
-      integer<int64_t>("data.context_max", [](C& c) -> auto& { return c.data.context_max; }, 1),
-      integer<int64_t>("data.context_count", [](C& c) -> auto& { return c.data.context_count; }, 1),
+      integer<int64_t>("data.depth_count", [](C& c) -> auto& { return c.data.depth_count; }, 1, kMaxCount),
+      integer<int64_t>("data.context_min", [](C& c) -> auto& { return c.data.context_min; }, 1, kMaxTokens),
+      integer<int64_t>("data.context_max", [](C& c) -> auto& { return c.data.context_max; }, 1, kMaxTokens),
+      integer<int64_t>("data.context_count", [](C& c) -> auto& { return c.data.context_count; }, 1, kMaxCount),
       boolean("data.shuffle", [](C& c) -> auto& { return c.data.shuffle; }),
       text("data.prefix", [](C& c) -> auto& { return c.data.prefix; }, true),
       text("data.suffix", [](C& c) -> auto& { return c.data.suffix; }, true),
@@ -241,12 +254,12 @@ const std::vector<Field>& fields() {
       choice<GateMode>("gates.mode", [](C& c) -> auto& { return c.gates.mode; },
                        {GateMode::paper, GateMode::reference}),
 
-      integer<int64_t>("streaming.sink", [](C& c) -> auto& { return c.streaming.sink; }, 0),
-      integer<int64_t>("streaming.recent", [](C& c) -> auto& { return c.streaming.recent; }, 1),
+      integer<int64_t>("streaming.sink", [](C& c) -> auto& { return c.streaming.sink; }, 0, kMaxTokens),
+      integer<int64_t>("streaming.recent", [](C& c) -> auto& { return c.streaming.recent; }, 1, kMaxTokens),
       choice<StreamingGranularity>("streaming.granularity",
                                    [](C& c) -> auto& { return c.streaming.granularity; },
                                    {StreamingGranularity::token, StreamingGranularity::block}),
-      integer<int64_t>("streaming.block_size", [](C& c) -> auto& { return c.streaming.block_size; }, 1),
+      integer<int64_t>("streaming.block_size", [](C& c) -> auto& { return c.streaming.block_size; }, 1, kMaxTokens),
 
       real("optim.lr", [](C& c) -> auto& { return c.optim.lr; }, kPositive),
       real("optim.weight_decay", [](C& c) -> auto& { return c.optim.weight_decay; }, kNonNegative),
@@ -255,8 +268,8 @@ const std::vector<Field>& fields() {
       real("optim.decay_frac", [](C& c) -> auto& { return c.optim.decay_frac; }, kUnit),
       real("optim.min_lr_ratio", [](C& c) -> auto& { return c.optim.min_lr_ratio; }, kUnit),
 
-      integer<int64_t>("run.steps", [](C& c) -> auto& { return c.run.steps; }, 1),
-      integer<int64_t>("run.batch", [](C& c) -> auto& { return c.run.batch; }, 1),
+      integer<int64_t>("run.steps", [](C& c) -> auto& { return c.run.steps; }, 1, kMaxCount * 1000),
+      integer<int64_t>("run.batch", [](C& c) -> auto& { return c.run.batch; }, 1, 4096),
       integer<int64_t>("run.checkpoint_every", [](C& c) -> auto& { return c.run.checkpoint_every; }, 1),
       integer<int64_t>("run.log_every", [](C& c) -> auto& { return c.run.log_every; }, 1),
       boolean("run.activation_checkpointing",
@@ -322,10 +335,17 @@ TrainConfig TrainConfig::parse(std::string_view yaml, const std::string& source)
   if (!root.IsMap())
     throw Error(source + ": expected a mapping of sections (" + join(sections()) + "), got " +
                 describe(root));
+  // yaml-cpp keeps the last of two equal keys without a word; a config that says a thing twice
+  // is refused instead, naming the second occurrence.
+  std::set<std::string> seen;
+  auto once = [&](const std::string& key, const YAML::Node& where) {
+    if (!seen.insert(key).second) fail(origin_of(source, where), key, "given twice");
+  };
   for (const auto& section : root) {
     const std::string name = section.first.Scalar();
     const Origin at = origin_of(source, section.first);
     if (keys_in(name).empty()) fail(at, name, unknown_key_problem(name));
+    once(name, section.first);
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap())
       fail(origin_of(source, section.second), name,
@@ -334,6 +354,7 @@ TrainConfig TrainConfig::parse(std::string_view yaml, const std::string& source)
       const std::string key = name + "." + entry.first.Scalar();
       const Field* field = find_field(key);
       if (!field) fail(origin_of(source, entry.first), key, unknown_key_problem(key));
+      once(key, entry.first);
       const Origin value_at = origin_of(source, entry.second);
       field->read(c, entry.second, value_at.line > 0 ? value_at : origin_of(source, entry.first));
     }
@@ -343,8 +364,10 @@ TrainConfig TrainConfig::parse(std::string_view yaml, const std::string& source)
 }
 
 TrainConfig TrainConfig::load(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) throw Error(file, "is a directory, not a configuration file");
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file, "cannot open the configuration file");
+  if (!in) throw Error(file, std::filesystem::exists(file, ec) ? "cannot be read" : "no such configuration file");
   std::ostringstream text;
   text << in.rdbuf();
   return parse(text.str(), file.string());
@@ -412,6 +435,12 @@ void TrainConfig::validate_as(const std::string& source) const {
                                        std::to_string(streaming.block_size) +
                                        ") when streaming.granularity is block");
   }
+  // A window that holds the longest context makes streaming attention full attention: the loss
+  // is zero whatever the gates, and training learns nothing.
+  if (streaming.sink + streaming.recent >= data.context_max)
+    fail(at, "streaming.sink", "plus streaming.recent (" + std::to_string(streaming.sink + streaming.recent) +
+                                   ") covers every context (data.context_max " + std::to_string(data.context_max) +
+                                   "): streaming heads would see everything and the gates learn nothing");
 }
 
 std::string TrainConfig::to_yaml() const {

@@ -18,6 +18,10 @@ class Error : public std::runtime_error {
 template <typename Body>
 int run_main(const char* program, Body&& body);
 
+// An exception's message without the C++ stack frames libtorch (c10::Error) appends to it, which
+// tell a user nothing: everything from "\nException raised from " on.
+std::string user_message(const std::exception& e);
+
 }  // namespace duo
 
 #include <iostream>
@@ -27,7 +31,7 @@ int run_main(const char* program, Body&& body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    std::cerr << program << ": error: " << e.what() << "\n";
+    std::cerr << program << ": error: " << user_message(e) << "\n";
     return 1;
   }
 }

@@ -64,6 +64,18 @@ TEST(Pattern, SparsityMakesTheSmallestGatesStreaming) {
   EXPECT_FLOAT_EQ(static_cast<float>(*p.threshold), 6.0f / 11.0f);  // the smallest retrieval gate
 }
 
+// Streaming heads keep sink + recent tokens of every context longer than that: at sparsity 0.5
+// and a 64 + 256 window, 4096 tokens save half of 1 − 320/4096; contexts within the window save
+// nothing.
+TEST(Pattern, KvCacheSavedCountsTheStreamingHeadsWindow) {
+  Pattern p = select_by_sparsity(final_targets(), 0.5);
+  p.window = {64, 256, duo::StreamingGranularity::token, 128};
+  EXPECT_DOUBLE_EQ(p.kv_cache_saved(4096), 0.5 * (1 - 320.0 / 4096));
+  EXPECT_DOUBLE_EQ(p.kv_cache_saved(320), 0.0);
+  EXPECT_DOUBLE_EQ(select_by_sparsity(final_targets(), 0.0).kv_cache_saved(4096), 0.0);
+  EXPECT_EQ(describe_kv_cache_saved(p), "KV cache saved: 46.1% at 4K tokens, 49.5% at 32K, 49.9% at 128K");
+}
+
 TEST(Pattern, StreamingCountIsSparsityTimesHeadsRoundedHalfToEven) {
   const GateSet g = final_targets();
   for (int i = 0; i <= 24; ++i) {

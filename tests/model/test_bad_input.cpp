@@ -5,11 +5,27 @@
 #include <nlohmann/json.hpp>
 
 #include "model/checkpoint.h"
+#include "util/error.h"
 #include "model/llama.h"
 #include "model_test_util.h"
 
 namespace duo {
 namespace {
+
+// A libtorch error reaches a user as its message alone: c10 appends the C++ stack frames.
+TEST(UserMessage, DropsLibtorchStackFrames) {
+  try {
+    at::zeros({2, 3}).view({7});
+    FAIL() << "view to a wrong size did not throw";
+  } catch (const std::exception& e) {
+    const std::string full = e.what(), shown = user_message(e);
+    EXPECT_NE(shown.find("shape '[7]' is invalid"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find("frame #"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find("Exception raised from"), std::string::npos) << shown;
+    EXPECT_LE(shown.size(), full.size());
+  }
+  EXPECT_EQ(user_message(std::runtime_error("plain")), "plain");
+}
 
 using test::expect_error;
 

@@ -116,7 +116,7 @@ TEST(DuoSynth, ErrorsGoToStderrWithExitOne) {
   EXPECT_CONTAINS(no_tokenizer.output, "duo-synth: error: no tokenizer");
   const Result bad_set = run("--tokenizer " + llama3() + " --set data.num_passkeys=zero");
   EXPECT_EQ(bad_set.status, 1);
-  EXPECT_CONTAINS(bad_set.output, "data.num_passkeys: expected an integer >= 1, got 'zero'");
+  EXPECT_CONTAINS(bad_set.output, "data.num_passkeys: expected an integer in [1, 10000], got 'zero'");
   const Result missing = run("--tokenizer " + llama3() + " --haystack no-such-file.txt");
   EXPECT_EQ(missing.status, 1);
   EXPECT_CONTAINS(missing.output, "no-such-file.txt: cannot open the haystack file");

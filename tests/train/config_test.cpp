@@ -129,7 +129,7 @@ TEST(TrainConfig, WrongTypesNameWhatWasExpected) {
   EXPECT_CONTAINS(load_error("t1.yaml", "optim:\n  lr: fast\n"),
                   "t1.yaml:2: optim.lr: expected a number > 0.0, got 'fast'");
   EXPECT_CONTAINS(load_error("t2.yaml", "run:\n  steps: 20.5\n"),
-                  "t2.yaml:2: run.steps: expected an integer >= 1, got '20.5'");
+                  "t2.yaml:2: run.steps: expected an integer in [1, 1000000000], got '20.5'");
   EXPECT_CONTAINS(load_error("t3.yaml", "run:\n  activation_checkpointing: maybe\n"),
                   "run.activation_checkpointing: expected true or false, got 'maybe'");
   EXPECT_CONTAINS(load_error("t4.yaml", "data:\n  haystack: book.txt\n"),
@@ -150,7 +150,7 @@ TEST(TrainConfig, OutOfRangeValuesAreErrors) {
   EXPECT_CONTAINS(load_error("r2.yaml", "gates:\n  init: 1.5\n"),
                   "gates.init: expected a number in [0.0, 1.0], got 1.5");
   EXPECT_CONTAINS(load_error("r3.yaml", "run:\n  steps: 0\n"),
-                  "run.steps: expected an integer >= 1, got 0");
+                  "run.steps: expected an integer in [1, 1000000000], got 0");
   EXPECT_CONTAINS(load_error("r4.yaml", "model:\n  seed: -1\n"), "model.seed: expected an integer");
   EXPECT_CONTAINS(load_error("r5.yaml", "data:\n  word_list: []\n"),
                   "data.word_list: expected a non-empty list of strings, got []");
@@ -161,6 +161,27 @@ TEST(TrainConfig, InconsistentKeysAreErrors) {
                   "c1.yaml: data.depth_min: must not exceed data.depth_max");
   EXPECT_CONTAINS(load_error("c2.yaml", "data:\n  context_min: 5000\n  context_max: 4000\n"),
                   "data.context_min: must not exceed data.context_max");
+  {
+    const fs::path dir = fs::path(testing::TempDir()) / "duo_config_test" / "a-directory";
+    fs::create_directories(dir);
+    try {
+      TrainConfig::load(dir);
+      ADD_FAILURE() << "a directory loaded as a configuration";
+    } catch (const duo::Error& e) {
+      EXPECT_CONTAINS(std::string(e.what()), "a-directory: is a directory, not a configuration file");
+    }
+  }
+  EXPECT_CONTAINS(load_error("dup.yaml", "optim:\n  lr: 0.1\n  lr: 0.2\n"), "dup.yaml:3: optim.lr: given twice");
+  EXPECT_CONTAINS(load_error("dup2.yaml", "run:\n  steps: 3\noptim:\n  lr: 0.1\nrun:\n  batch: 1\n"),
+                  "dup2.yaml:5: run: given twice");
+  EXPECT_CONTAINS(load_error("c2b.yaml", "data:\n  context_min: 300\n  context_max: 384\n"),
+                  "streaming.sink: plus streaming.recent (384) covers every context (data.context_max 384)");
+  EXPECT_CONTAINS(load_error("c2c.yaml", "run:\n  batch: 9223372036854775807\n"),
+                  "run.batch: expected an integer in [1, 4096], got 9223372036854775807");
+  EXPECT_CONTAINS(load_error("c2d.yaml", "data:\n  depth_count: 1000000000000\n"),
+                  "data.depth_count: expected an integer in [1, 1000000], got 1000000000000");
+  EXPECT_CONTAINS(load_error("c2e.yaml", "streaming:\n  sink: 4294967360\n"),
+                  "streaming.sink: expected an integer in [0, 16777216], got 4294967360");
   EXPECT_CONTAINS(load_error("c3.yaml", "streaming:\n  sink: 100\n"),
                   "streaming.sink: must be a multiple of streaming.block_size (128)");
   EXPECT_EQ(load_error("c4.yaml", "streaming:\n  sink: 100\n  granularity: token\n"), "");
@@ -175,7 +196,7 @@ TEST(TrainConfig, MissingFileAndBadYamlNameTheFile) {
     TrainConfig::load("no/such/config.yaml");
     FAIL() << "no error";
   } catch (const duo::Error& e) {
-    EXPECT_CONTAINS(e.what(), "no/such/config.yaml: cannot open");
+    EXPECT_CONTAINS(e.what(), "no/such/config.yaml: no such configuration file");
   }
   EXPECT_CONTAINS(load_error("bad.yaml", "optim:\n  lr: [0.1\n"), "bad.yaml:");
   EXPECT_CONTAINS(load_error("bad.yaml", "optim:\n  lr: [0.1\n"), "not valid YAML");
@@ -200,7 +221,7 @@ TEST(TrainConfig, OverridesSetAnyKey) {
 
 TEST(TrainConfig, OverridesAreValidated) {
   EXPECT_CONTAINS(override_error("run.steps=abc"),
-                  "--set run.steps=abc: run.steps: expected an integer >= 1, got 'abc'");
+                  "--set run.steps=abc: run.steps: expected an integer in [1, 1000000000], got 'abc'");
   EXPECT_CONTAINS(override_error("optim.lr=0"), "optim.lr: expected a number > 0.0, got 0");
   EXPECT_CONTAINS(override_error("optim.lrr=1"), "optim.lrr: unknown key; optim has lr");
   EXPECT_CONTAINS(override_error("lr=1"), "lr: unknown key; the sections are");
@@ -238,7 +259,7 @@ TEST(TrainConfig, ToYamlRoundTripsEveryKey) {
   c.data.depth_max = 1.0 / 3.0;
   c.data.depth_count = 33;
   c.data.context_min = 10;
-  c.data.context_max = 20;
+  c.data.context_max = 20;  // longer than the window below
   c.data.context_count = 3;
   c.data.shuffle = false;
   c.data.prefix = "";
