@@ -1,19 +1,142 @@
-// duo-tokenize: prints the tokens and ids a tokenizer gives a text, for debugging prompts.
-// The text comes from the argument, --file, or stdin.
+// duo-tokenize: prints the tokens and ids a tokenizer gives a text, for debugging prompts, or
+// with --decode the text of ids. The input comes from the arguments, --file, or stdin; --jsonl
+// converts a JSON Lines corpus line by line with a single tokenizer load.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace {
 
-std::string read_all(std::istream& in) {
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;  // ordered, so carried-through fields keep their order
+
+// --tokenizer: a directory holding tokenizer.json, or that file itself.
+duo::Tokenizer load_tokenizer(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return duo::Tokenizer::from_dir(path);
+  try {
+    return duo::Tokenizer::from_files(path);
+  } catch (const duo::Error&) {
+    // Tell a user who passed some other file (a config.json, a prompt) what was expected,
+    // but keep the loader's message for a tokenizer.json it cannot use.
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw;
+    const Json root = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (root.is_object() && root.contains("model")) throw;
+    throw duo::Error(path, "not a tokenizer.json (--tokenizer takes a directory holding tokenizer.json, "
+                           "or the tokenizer.json itself)");
+  }
+}
+
+// `where` names the input: a file, stdin, or a line of either.
+void check_utf8(std::string_view text, const std::string& where) {
+  if (const size_t bad = duo::utf8::find_invalid(text); bad != duo::utf8::npos)
+    throw duo::Error(where + ": invalid UTF-8 at byte offset " + std::to_string(bad));
+}
+
+// --file, refusing what cannot be read as a file up front rather than reading nothing from it.
+std::ifstream open_file(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw duo::Error(path, "is a directory, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw duo::Error(path, std::string("cannot read: ") + std::strerror(errno));
+  return in;
+}
+
+std::string read_all(std::istream& in, const std::string& source) {
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  if (in.bad()) throw duo::Error(source + ": read error");
+  check_utf8(text, source);
+  return text;
+}
+
+[[noreturn]] void out_of_vocabulary(const std::string& id, const duo::Tokenizer& tokenizer) {
+  throw duo::Error("token id " + id + " is out of the vocabulary (size " +
+                   std::to_string(tokenizer.vocab_size()) + ")");
+}
+
+// Ids separated by whitespace or commas, as --ids-only prints them or a list is pasted.
+void parse_ids(std::string_view text, const duo::Tokenizer& tokenizer, std::vector<int32_t>& ids) {
+  constexpr std::string_view separators = " \t\r\n,";
+  for (size_t start = text.find_first_not_of(separators); start != std::string_view::npos;) {
+    const size_t end = std::min(text.find_first_of(separators, start), text.size());
+    const std::string_view word = text.substr(start, end - start);
+    int64_t id = 0;
+    const auto [stop, ec] = std::from_chars(word.data(), word.data() + word.size(), id);
+    if (ec == std::errc::invalid_argument || stop != word.data() + word.size())
+      throw duo::Error("--decode: \"" + std::string(word) + "\" is not a token id");
+    if (ec == std::errc::result_out_of_range || id < 0 || id >= tokenizer.vocab_size())
+      out_of_vocabulary(std::string(word), tokenizer);
+    ids.push_back(static_cast<int32_t>(id));
+    start = text.find_first_not_of(separators, end);
+  }
+}
+
+// The ids of a JSON Lines object: an array of integers within the vocabulary.
+std::vector<int32_t> json_ids(const Json& array, const duo::Tokenizer& tokenizer) {
+  if (!array.is_array()) throw duo::Error("\"ids\" is not an array");
+  std::vector<int32_t> ids;
+  ids.reserve(array.size());
+  for (const Json& v : array) {
+    if (!v.is_number_integer()) throw duo::Error("\"ids\" holds " + v.dump() + ", not a token id");
+    // Non-negative integers parse as unsigned; a negative one is out of the vocabulary too.
+    if (!v.is_number_unsigned() || v.get<uint64_t>() >= static_cast<uint64_t>(tokenizer.vocab_size()))
+      out_of_vocabulary(v.dump(), tokenizer);
+    ids.push_back(v.get<int32_t>());
+  }
+  return ids;
+}
+
+// A copy of `object` with field `from` replaced, in its place, by `to` holding `value`.
+Json replace_field(const Json& object, const std::string& from, const std::string& to, Json value) {
+  if (from != to && object.contains(to)) throw duo::Error("already has a field \"" + to + "\"");
+  Json out = Json::object();
+  for (const auto& [key, v] : object.items()) {
+    if (key == from) out[to] = std::move(value);
+    else out[key] = v;
+  }
+  return out;
+}
+
+// Converts each non-blank line of JSON Lines input with `convert` and prints the result; any
+// problem names the source and the line number.
+template <typename Convert>
+void convert_jsonl(std::istream& in, const std::string& source, Convert&& convert) {
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = source + ":" + std::to_string(number);
+    check_utf8(line, where);
+    try {
+      const Json object = Json::parse(line);
+      if (!object.is_object()) throw duo::Error("not a JSON object");
+      std::cout << convert(object).dump() << '\n';
+    } catch (const Json::parse_error& e) {
+      // Its message starts "[json.exception...] parse error at line 1, column N: ", which reads
+      // as the wrong line here.
+      const std::string message = e.what();
+      const size_t colon = message.find(": ");
+      throw duo::Error(where + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
+                       (colon == std::string::npos ? message : message.substr(colon + 2)));
+    } catch (const duo::Error& e) {
+      throw duo::Error(where + ": " + e.what());
+    }
+  }
+  if (in.bad()) throw duo::Error(source + ": read error");
 }
 
 // Shows a token string with control characters escaped, so one token is one line.
@@ -40,32 +163,78 @@ std::string printable(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return duo::run_main("duo-tokenize", [&] {
-    CLI::App app{"Print the tokens and ids of a text (from the argument, --file, or stdin)."};
-    std::string tokenizer_dir, file, text;
-    bool no_special = false, ids_only = false;
-    app.add_option("--tokenizer", tokenizer_dir,
-                   "folder holding tokenizer.json (and tokenizer_config.json)")->required();
-    app.add_option("--file", file, "read the text from this file");
-    app.add_option("text", text, "the text (default: stdin)");
-    app.add_flag("--no-special", no_special, "do not add special tokens such as BOS");
-    app.add_flag("--ids-only", ids_only, "print only the ids, space-separated");
+  return duo::run_main("duo-tokenize", [&]() -> int {
+    CLI::App app{
+        "Print the tokens and ids of a text, or with --decode the text of token ids. The input is "
+        "the arguments, --file, or stdin; --jsonl converts a JSON Lines corpus."};
+    std::string tokenizer_path, file, field = "text";
+    std::vector<std::string> args;
+    bool no_special = false, ids_only = false, decode = false, jsonl = false;
+    app.add_option("--tokenizer", tokenizer_path,
+                   "a folder holding tokenizer.json (and tokenizer_config.json), or the tokenizer.json "
+                   "itself")
+        ->required();
+    app.add_option("--file", file, "read the input from this file instead of the arguments or stdin");
+    app.add_option("input", args,
+                   "the text (one argument), or with --decode the ids, space- or comma-separated "
+                   "(default: stdin)");
+    app.add_flag("--no-special", no_special,
+                 "encoding: do not add special tokens such as BOS; decoding: leave special tokens out");
+    auto* ids_only_flag = app.add_flag("--ids-only", ids_only, "print only the ids, space-separated");
+    auto* decode_flag = app.add_flag("--decode", decode, "print the text of token ids, then a newline");
+    auto* jsonl_flag = app.add_flag(
+        "--jsonl", jsonl,
+        "read JSON Lines (--file or stdin), one object per line; write one object per line with the "
+        "text field replaced by \"ids\" (with --decode: \"ids\" replaced by the text field), other "
+        "fields unchanged; blank lines are skipped");
+    app.add_option("--field", field, "the text field of --jsonl objects")
+        ->default_val("text")
+        ->needs(jsonl_flag);
+    ids_only_flag->excludes(decode_flag)->excludes(jsonl_flag);
     try {
       app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
+    } catch (const CLI::CallForHelp& e) {
       return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      throw duo::Error(std::string(e.what()) + " (see --help)");
     }
 
-    if (!file.empty() && !text.empty()) throw duo::Error("give either a text or --file, not both");
-    if (!file.empty()) {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) throw duo::Error(file, "cannot open");
-      text = read_all(in);
-    } else if (text.empty()) {
-      text = read_all(std::cin);
+    if (!file.empty() && !args.empty()) throw duo::Error("give the input as arguments or --file, not both");
+    if (jsonl && !args.empty()) throw duo::Error("--jsonl reads --file or stdin, not arguments");
+    if (!decode && args.size() > 1)
+      throw duo::Error("give the text as one argument (quote it), or use --file or stdin");
+    std::ifstream file_in;
+    if (!file.empty()) file_in = open_file(file);
+    std::istream& in = file.empty() ? std::cin : file_in;
+    const std::string source = file.empty() ? "stdin" : file;
+
+    const auto tokenizer = load_tokenizer(tokenizer_path);
+    if (jsonl && decode) {
+      convert_jsonl(in, source, [&](const Json& object) {
+        if (!object.contains("ids")) throw duo::Error("no \"ids\" field");
+        const std::string text = tokenizer.decode(json_ids(object.at("ids"), tokenizer), no_special);
+        return replace_field(object, "ids", field, text);
+      });
+      return 0;
+    }
+    if (jsonl) {
+      convert_jsonl(in, source, [&](const Json& object) {
+        if (!object.contains(field) || !object.at(field).is_string())
+          throw duo::Error("no string field \"" + field + "\"");
+        const auto& text = object.at(field).get_ref<const std::string&>();
+        return replace_field(object, field, "ids", tokenizer.encode(text, !no_special));
+      });
+      return 0;
+    }
+    if (decode) {
+      std::vector<int32_t> ids;
+      if (args.empty()) parse_ids(read_all(in, source), tokenizer, ids);
+      for (const std::string& arg : args) parse_ids(arg, tokenizer, ids);
+      std::cout << tokenizer.decode(ids, no_special) << "\n";
+      return 0;
     }
 
-    const auto tokenizer = duo::Tokenizer::from_dir(tokenizer_dir);
+    const std::string text = args.empty() ? read_all(in, source) : args.front();
     const auto ids = tokenizer.encode(text, !no_special);
     if (ids_only) {
       for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];

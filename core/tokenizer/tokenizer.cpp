@@ -87,7 +87,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
     if (const AddedToken* added = impl.added.find_id(id)) token = &impl.added.decode_form(*added);
     else token = impl.model->id_to_token(id);
     if (token == nullptr)
-      throw Error("tokenizer: cannot decode id " + std::to_string(id) + ": not in the vocabulary");
+      throw Error("tokenizer: cannot decode id " + std::to_string(id) + ": not in the vocabulary (size " +
+                  std::to_string(vocab_size()) + ")");
     if (skip_special_tokens && impl.added.is_special_content(*token)) continue;
     tokens.push_back(*token);
   }
