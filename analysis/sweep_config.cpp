@@ -7,6 +7,7 @@
 
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 namespace {
@@ -95,10 +96,7 @@ std::string sweep_config_json(const SweepConfig& c) {
 }
 
 void write_sweep_config(const std::filesystem::path& path, const SweepConfig& config) {
-  std::ofstream out(path);
-  out << sweep_config_json(config);
-  out.close();
-  if (!out) throw Error(path, "cannot be written");
+  write_text_file(path, sweep_config_json(config));
 }
 
 std::optional<SweepConfig> read_sweep_config(const std::filesystem::path& path) {

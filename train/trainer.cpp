@@ -8,7 +8,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -23,6 +22,7 @@
 #include "train_state.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo {
 namespace {
@@ -53,12 +53,6 @@ LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Devic
                               device);
   }
   return LlamaModel::load(dir, dtype, device);
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw Error(path, "cannot write");
 }
 
 }  // namespace
@@ -120,7 +114,7 @@ int train(const TrainConfig& config, bool resume) {
   } else {
     // A run killed before its first checkpoint starts over.
     std::filesystem::remove(files.history);
-    write_text(files.config, meta.config_yaml);
+    write_text_file(files.config, meta.config_yaml);
     history.emplace(HistoryWriter::create(files.history, meta));
   }
 
