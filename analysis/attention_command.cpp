@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -27,6 +26,7 @@
 #include "train/config.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 namespace {
@@ -134,15 +134,14 @@ std::vector<uint8_t> top_heads(const std::vector<float>& values, int layers, int
 
 void write_csv(const fs::path& path, const std::vector<float>& retrieval, const std::vector<float>& outside, int layers,
                int heads) {
-  std::ofstream out(path);
+  std::ostringstream out;
   out << "layer,kv_head,retrieval_score,outside_window_mass\n";
   for (int l = 0; l < layers; ++l)
     for (int h = 0; h < heads; ++h) {
       const size_t i = size_t(l) * heads + h;
       out << l << ',' << h << ',' << fmt("%.9g", retrieval[i]) << ',' << fmt("%.9g", outside[i]) << "\n";
     }
-  out.flush();
-  if (!out) throw Error(path, "cannot write");
+  write_text_file(path, out.str());
 }
 
 }  // namespace
@@ -350,12 +349,7 @@ void AttentionCommand::run() const {
 
   const fs::path csv = o.out / kCsvName, json_path = o.out / kJsonName;
   write_csv(csv, retrieval, outside, L, H);
-  {
-    std::ofstream out(json_path);
-    out << record.dump(2) << "\n";
-    out.flush();
-    if (!out) throw Error(json_path, "cannot write");
-  }
+  write_text_file(json_path, record.dump(2) + "\n");
   std::cout << "\nwrote      " << csv.string() << "\n           " << json_path.string() << "\n";
 #ifdef DUO_WITH_PLPLOT
   std::vector<HeadPanel> panels;

@@ -1,11 +1,11 @@
 // Export to the reference directory format: full_attention_heads.tsv + config.json.
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "analysis/export.h"
 #include "analysis/reference_tsv.h"
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 
@@ -27,11 +27,7 @@ void export_reference(const std::filesystem::path& dir, const Pattern& p, const 
                            {"sparsity", p.sparsity},
                            {"exported_by", std::string("duo-analyze ") + DUO_VERSION}};
   if (g.num_heads > 0) config["num_heads"] = g.num_heads;
-  const std::filesystem::path config_path = dir / "config.json";
-  std::ofstream out(config_path);
-  if (!out) throw Error(config_path, "cannot be written");
-  out << config.dump(2) << "\n";
-  if (!out) throw Error(config_path, "write failed");
+  write_text_file(dir / "config.json", config.dump(2) + "\n");
 }
 
 }  // namespace duo::analysis

@@ -1,11 +1,11 @@
 // Export to rtp-llm's headwise_config. rtp-llm looks layers up by their index as a string key
 // and takes, per layer, one 0/1 entry per query head (1 = retrieval head, full attention;
 // 0 = sink + sliding-window attention); the three window settings are integers.
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "analysis/export.h"
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 
@@ -25,10 +25,7 @@ void export_rtp_llm(const std::filesystem::path& file, const Pattern& p, const G
     for (int q = 0; q < g.num_heads; ++q) heads.push_back(p.is_retrieval(l, q / group) ? 1 : 0);
     headwise[std::to_string(l)] = std::move(heads);
   }
-  std::ofstream out(file);
-  if (!out) throw Error(file, "cannot be written");
-  out << nlohmann::ordered_json{{"headwise_config", headwise}}.dump(2) << "\n";
-  if (!out) throw Error(file, "write failed");
+  write_text_file(file, nlohmann::ordered_json{{"headwise_config", headwise}}.dump(2) + "\n");
 }
 
 }  // namespace duo::analysis

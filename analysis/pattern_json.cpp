@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 
@@ -49,10 +50,7 @@ void write_pattern_json(const std::filesystem::path& path, const Pattern& p, con
                        {"gate", p.gates[static_cast<size_t>(l) * p.num_kv_heads + h]},
                        {"role", p.is_retrieval(l, h) ? "retrieval" : "streaming"}});
   doc["heads"] = std::move(heads);
-  std::ofstream out(path);
-  if (!out) throw Error(path, "cannot be written");
-  out << doc.dump(2) << "\n";
-  if (!out) throw Error(path, "write failed");
+  write_text_file(path, doc.dump(2) + "\n");
 }
 
 PatternFile read_pattern_json(const std::filesystem::path& path) {

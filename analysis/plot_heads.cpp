@@ -114,6 +114,7 @@ void plot_head_panels(const std::filesystem::path& out, ImageFormat format, int 
     }
     plschr(0, 0.9);
   }
+  page.finish();
 }
 
 }  // namespace duo::analysis

@@ -58,6 +58,7 @@ void plot_heatmap(const std::filesystem::path& out, ImageFormat format, const Ga
                   std::to_string(p.window.recent));
 
   draw_gate_colour_bar(0.86, 0.89, 0.11, 0.86, "gate (0 = streaming, 1 = retrieval)");
+  page.finish();
 }
 
 }  // namespace duo::analysis

@@ -64,6 +64,7 @@ void plot_histogram(const std::filesystem::path& out, ImageFormat format, const 
   std::snprintf(subtitle, sizeof subtitle, "%d KV heads; dotted: 0.1 and 0.9; sparsity %.2f keeps %d as retrieval heads",
                 g.count(), p.sparsity, p.retrieval_count());
   draw_titles(title, subtitle);
+  page.finish();
 }
 
 }  // namespace duo::analysis

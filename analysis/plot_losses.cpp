@@ -68,6 +68,7 @@ void plot_losses(const std::filesystem::path& out, ImageFormat format, const His
            PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 0, kBlack, 1, 0, 0, 3, opts,
            1.0, 1.0, 2.0, 0.0, text_colours, names, nullptr, nullptr, nullptr, nullptr, line_colours, line_styles,
            line_widths, nullptr, nullptr, nullptr, nullptr);
+  page.finish();
 }
 
 }  // namespace duo::analysis

@@ -3,7 +3,10 @@
 
 #include <plplot.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "util/error.h"
 
@@ -14,7 +17,7 @@ namespace {
 constexpr double kTextScale = 0.9;
 }  // namespace
 
-PlotPage::PlotPage(const std::filesystem::path& out, ImageFormat format) {
+PlotPage::PlotPage(const std::filesystem::path& out, ImageFormat format) : out_(out), format_(format) {
   // PLplot exits the process when it cannot open its output; find out first, politely.
   {
     std::ofstream probe(out);
@@ -41,7 +44,30 @@ PlotPage::PlotPage(const std::filesystem::path& out, ImageFormat format) {
   pladv(0);
 }
 
-PlotPage::~PlotPage() { plend1(); }
+PlotPage::~PlotPage() {
+  if (!finished_) plend1();
+}
+
+void PlotPage::finish() {
+  finished_ = true;
+  plend1();
+  // The last bytes of a whole file: PNG's IEND chunk, SVG's closing tag.
+  const std::string end = format_ == ImageFormat::png ? std::string("IEND\xae\x42\x60\x82", 8) : "</svg>";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(out_, ec);
+  std::string tail;
+  if (!ec && size > 0) {
+    std::ifstream in(out_, std::ios::binary);
+    in.seekg(-static_cast<std::streamoff>(std::min<uintmax_t>(size, 16)), std::ios::end);
+    tail.assign(std::istreambuf_iterator<char>(in), {});
+    tail.erase(tail.find_last_not_of(" \n") + 1);
+  }
+  if (tail.size() >= end.size() && tail.compare(tail.size() - end.size(), end.size(), end) == 0) return;
+  std::remove(out_.c_str());
+  throw Error(out_, ec ? "was not written (" + ec.message() + ")"
+                       : size == 0 ? "is empty after plotting: the disk may be full"
+                                   : "is cut short after plotting: the disk may be full");
+}
 
 void use_gate_colours() {
   const PLFLT pos[] = {0.0, 0.5, 1.0};

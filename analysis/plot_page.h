@@ -1,5 +1,5 @@
 // One PLplot figure written to one file: picks the cairo driver for the format, sets page size,
-// colours and fonts, and finishes the file when it goes out of scope.
+// colours and fonts; finish() ends the figure and checks the file PLplot wrote.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -16,9 +16,18 @@ inline constexpr int kAccentCount = 5;
 class PlotPage {
  public:
   PlotPage(const std::filesystem::path& out, ImageFormat format);
-  ~PlotPage();
+  ~PlotPage();  // ends the figure when finish() was not reached (an exception while drawing)
   PlotPage(const PlotPage&) = delete;
   PlotPage& operator=(const PlotPage&) = delete;
+
+  // Ends the figure, which writes the file. PLplot does not report failed writes, so the file is
+  // checked: missing, empty or cut short (as on a full disk) is a duo::Error, and the file is removed.
+  void finish();
+
+ private:
+  std::filesystem::path out_;
+  ImageFormat format_;
+  bool finished_ = false;
 };
 
 // Colour map 1 from blue (gate 0, streaming) through light grey to red (gate 1, retrieval), the

@@ -84,6 +84,7 @@ void plot_sweep_accuracy(const std::filesystem::path& out, ImageFormat format, c
            0.02, 0.02, 0.08, 0, kBlack, 1, 0, 0, random.empty() ? 1 : 2, opts, 1.0, 1.0, 2.0, 0.0, text_colours, names,
            nullptr, nullptr, nullptr, nullptr, line_colours, styles, widths, symbol_colours, symbol_scales,
            symbol_numbers, symbols);
+  page.finish();
 }
 
 namespace {
@@ -159,6 +160,7 @@ void plot_sweep_grid(const std::filesystem::path& out, ImageFormat format, const
     draw_grid_panel(cells, L, D, 0.54, 0.86, title, "exact match per cell", /*y_title=*/false);
   }
   draw_gate_colour_bar(0.88, 0.91, 0.11, 0.86, "exact-match accuracy");
+  page.finish();
 }
 
 }  // namespace duo::analysis

@@ -96,6 +96,7 @@ void plot_trajectories(const std::filesystem::path& out, ImageFormat format, con
                 static_cast<long long>(n), highlighted, threshold, p.sparsity);
   draw_axis_labels("training step", "gate");
   draw_titles(title, subtitle);
+  page.finish();
 }
 
 }  // namespace duo::analysis

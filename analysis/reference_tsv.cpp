@@ -11,6 +11,7 @@
 #include <string>
 
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 namespace {
@@ -66,8 +67,7 @@ GateMatrix read_reference_tsv(const std::filesystem::path& path) {
 }
 
 void write_reference_tsv(const std::filesystem::path& path, const GateMatrix& matrix) {
-  std::ofstream out(path);
-  if (!out) throw Error(path, "cannot be written");
+  std::ostringstream out;
   char buffer[32];
   for (int r = 0; r < matrix.rows; ++r) {
     for (int c = 0; c < matrix.cols; ++c) {
@@ -76,7 +76,7 @@ void write_reference_tsv(const std::filesystem::path& path, const GateMatrix& ma
     }
     out << "\n";
   }
-  if (!out) throw Error(path, "write failed");
+  write_text_file(path, out.str());
 }
 
 }  // namespace duo::analysis

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "analysis/pattern.h"
+#include "analysis/sweep_config.h"
 #include "model/chunked_prefill.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
@@ -172,9 +173,30 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   for (double s : o.sparsities) check_sparsity(s);
   for (double d : o.depths)
     if (!(d >= 0 && d <= 1)) throw Error("--depths: every depth must lie in [0, 1], got " + format_number(d));
+  const auto device = parse_device(o.device);
+  const auto dtype = parse_dtype(o.dtype);
+  const StreamingWindow window =
+      o.window ? *o.window : o.pattern ? o.pattern->window : gates.window.value_or(kDeploymentWindow);
+
+  // Finished cells are reused only when they were computed with this sweep's settings; checked
+  // before the model loads.
   std::filesystem::create_directories(o.out);
   const auto csv = o.out / "results.csv";
+  const auto config_path = o.out / "sweep-config.json";
   auto rows = read_sweep_csv(csv);
+  const SweepConfig config = sweep_config(gates, o, window, device.is_cuda() ? "cuda" : "cpu");
+  if (!rows.empty()) {
+    const auto recorded = read_sweep_config(config_path);
+    if (!recorded)
+      throw Error(csv, "holds " + describe_finished(rows.size()) + " but no recorded sweep configuration (" +
+                           config_path.filename().string() +
+                           ", which older duo-analyze versions did not write), so they cannot be checked against "
+                           "this sweep's settings. Use a new --out, or remove " + o.out.string() +
+                           ", to start afresh");
+    check_same_sweep(config_path, *recorded, config, rows.size());
+  } else {
+    write_sweep_config(config_path, config);
+  }
   std::set<CellKey> done;
   for (auto& r : rows) {
     r.sparsity = canonical(r.sparsity);
@@ -182,8 +204,6 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
     done.insert(key_of(r));
   }
 
-  const auto device = parse_device(o.device);
-  const auto dtype = parse_dtype(o.dtype);
   const LlamaModel model = o.random_weights
                                ? LlamaModel::random(load_model_config(o.model / "config.json"), 0, dtype, device)
                                : LlamaModel::load(o.model, dtype, device);
@@ -217,9 +237,6 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   } else {
     for (double s : o.sparsities) add_methods(canonical(s), select_by_sparsity(gates, canonical(s)).retrieval);
   }
-  const StreamingWindow window =
-      o.window ? *o.window : o.pattern ? o.pattern->window : gates.window.value_or(kDeploymentWindow);
-
   const int64_t total = int64_t(methods.size()) * int64_t(o.lengths.size()) * int64_t(o.depths.size()) * o.samples;
   ProgressBar bar("sweep", total, int64_t(done.size()), "tok", 10);
   int64_t finished = int64_t(done.size());

@@ -60,7 +60,9 @@ struct SweepRow {
 };
 
 // Runs every cell missing from <out>/results.csv (so an interrupted sweep continues), appending
-// each row as it finishes; shows a progress bar; returns all rows (old and new).
+// each row as it finishes; shows a progress bar; returns all rows (old and new). The settings are
+// recorded in <out>/sweep-config.json; when <out> already holds results computed with other
+// settings, or without a recorded configuration, throws duo::Error before the model loads.
 std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& options);
 
 // The CSV store: reads existing rows (throws duo::Error for a malformed file), appends one row.

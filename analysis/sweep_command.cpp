@@ -5,6 +5,7 @@
 #include <set>
 
 #include "analysis/pattern_choice.h"
+#include "analysis/sweep_config.h"
 #include "analysis/sweep_hdf5.h"
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot_sweep.h"
@@ -21,13 +22,14 @@ SweepCommand::SweepCommand(CLI::App& app) {
       "tokens, by default the window the gates were trained with; chunked prefill, greedy decoding) on a "
       "retrieval task over --lengths x --depths, beside heads chosen at random at the same sparsity. A "
       "pattern JSON as --gates is swept as it is, at its own sparsity, unless --sparsities is given. "
-      "Writes <out>/results.csv (an interrupted sweep continues where it stopped), a summary table, and "
-      "figures (accuracy against sparsity, one length x depth grid per sparsity). Scores: docs/sweep.md.");
+      "Writes <out>/results.csv (an interrupted sweep continues where it stopped; one with other settings, "
+      "recorded in <out>/sweep-config.json, is refused), a summary table, and figures (accuracy against "
+      "sparsity, one length x depth grid per sparsity). Scores: docs/sweep.md.");
   auto& o = options_;
   command_->add_option("--model,-m", o.model, "Hugging Face checkpoint directory")->required();
   command_->add_option("--gates,-g", gates_, "gate history (.h5), reference pattern directory or pattern JSON")
       ->required();
-  command_->add_option("--out,-o", o.out, "directory for results.csv and the figures")->required();
+  command_->add_option("--out,-o", o.out, "directory for results.csv, sweep-config.json and the figures")->required();
   command_->add_option("--task", task_, "passkey (the training format, held-out passkeys) or niah (one needle sentence)")
       ->capture_default_str()
       ->check(CLI::IsMember({"passkey", "niah"}));
@@ -78,7 +80,8 @@ void SweepCommand::run() const {
                         : "re-selected at each of --sparsities from the gates " + gates_.string() + " stores")
               << "\n";
   const auto rows = run_sweep(in.gates, o);
-  write_sweep_h5(o.out / "results.h5", rows);
+  // The configuration run_sweep recorded (or checked) for these rows.
+  write_sweep_h5(o.out / "results.h5", rows, sweep_config_json(*read_sweep_config(o.out / "sweep-config.json")));
   std::cout << sweep_summary(rows);
 #ifdef DUO_WITH_PLPLOT
   plot_sweep_accuracy(o.out / "accuracy.png", ImageFormat::png, rows);

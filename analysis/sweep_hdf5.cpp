@@ -23,7 +23,8 @@ void write_column(hid_t file, const char* name, hid_t type, const std::vector<Sw
 
 }  // namespace
 
-void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRow>& rows) {
+void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRow>& rows,
+                    const std::string& config_json) {
   h5::silence_errors();
   auto tmp = path;
   tmp += ".partial";
@@ -31,6 +32,7 @@ void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRo
     h5::Id file(h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp, "create"));
     h5::write_attr(file.get(), "format", std::string("duo-sweep-results"), tmp);
     h5::write_attr(file.get(), "schema_version", kSweepH5SchemaVersion, tmp);
+    h5::write_attr(file.get(), "sweep_config", config_json, tmp);
 
     // method: fixed-length strings, wide enough for every method name.
     constexpr size_t kWidth = 16;

@@ -1,9 +1,11 @@
 // The sweep's results as HDF5 (<out>/results.h5), beside the CSV it is written from: one 1-D
 // dataset per column of docs/sweep.md, row i of every dataset describing one cell. Root
-// attributes: format = "duo-sweep-results", schema_version = 1. Rewritten whole (atomically)
-// after each sweep; the CSV is the resumable record.
+// attributes: format = "duo-sweep-results", schema_version = 1, sweep_config = the text of the
+// sweep-config.json the rows were computed with (analysis/sweep_config.h). Rewritten whole
+// (atomically) after each sweep; the CSV is the resumable record.
 #pragma once
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "analysis/sweep.h"
@@ -12,6 +14,7 @@ namespace duo::analysis {
 
 inline constexpr int64_t kSweepH5SchemaVersion = 1;
 
-void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRow>& rows);
+void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRow>& rows,
+                    const std::string& config_json);
 
 }  // namespace duo::analysis

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -25,6 +24,7 @@
 #include "train_state.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo {
 namespace {
@@ -61,12 +61,6 @@ LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Devic
                               device);
   }
   return LlamaModel::load(dir, dtype, device);
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw Error(path, "cannot write");
 }
 
 }  // namespace
@@ -128,7 +122,7 @@ int train(const TrainConfig& config, bool resume) {
   } else {
     // A run killed before its first checkpoint starts over.
     std::filesystem::remove(files.history);
-    write_text(files.config, meta.config_yaml);
+    write_text_file(files.config, meta.config_yaml);
     history.emplace(HistoryWriter::create(files.history, meta));
   }
 

@@ -33,6 +33,26 @@ void release_pages(const uint8_t* p, size_t n) {
   ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
+// a < b with runs of digits compared as numbers, so layer 9 comes before layer 10 (a longer run
+// is the larger number: names carry no leading zeros).
+bool natural_less(const std::string& a, const std::string& b) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      const size_t ie = std::min(a.find_first_not_of("0123456789", i), a.size());
+      const size_t je = std::min(b.find_first_not_of("0123456789", j), b.size());
+      if (ie - i != je - j) return ie - i < je - j;
+      if (const int c = a.compare(i, ie - i, b, j, je - j)) return c < 0;
+      i = ie, j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i, ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
 // Copies are done this many bytes at a time so that at most one chunk of mapped pages is
 // resident on top of the destination tensors, whatever the size of the largest tensor.
 constexpr size_t kChunkBytes = size_t(64) << 20;
@@ -87,10 +107,21 @@ Checkpoint::Checkpoint(const std::filesystem::path& dir) : dir_(dir) {
                                                    index.filename().string() + " places it here");
     tensors_[it.key()] = {found->second, t};
   }
+  // A tensor the index does not place in its shard would be silently left out.
+  for (const auto& file : files_)
+    for (const StTensor& t : file->tensors()) {
+      auto placed = tensors_.find(t.name);
+      if (placed == tensors_.end())
+        throw Error(file->path(), "holds tensor '" + t.name + "', which " + index.filename().string() +
+                                      " does not list: the index and its shards disagree");
+      if (placed->second.file != file.get())
+        throw Error(file->path(), "holds tensor '" + t.name + "', which " + index.filename().string() +
+                                      " places in " + placed->second.file->path().filename().string() +
+                                      ": the index and its shards disagree");
+    }
 }
 
-at::Tensor Checkpoint::load(const std::string& name, at::IntArrayRef shape, at::ScalarType dtype,
-                            at::Device device) const {
+const Checkpoint::Where& Checkpoint::checked(const std::string& name, at::IntArrayRef shape) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) throw Error(weights_, "tensor '" + name + "' is missing");
   const SafetensorsFile& file = *it->second.file;
@@ -98,15 +129,28 @@ at::Tensor Checkpoint::load(const std::string& name, at::IntArrayRef shape, at::
   if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(), shape.end()))
     throw Error(file.path(), "tensor '" + name + "' has shape " + shape_str(t.shape) + ", expected " +
                                  shape_str(shape) + " from config.json");
-  at::ScalarType stored;
-  switch (t.dtype) {
-    case StDtype::BF16: stored = at::kBFloat16; break;
-    case StDtype::F16: stored = at::kHalf; break;
-    case StDtype::F32: stored = at::kFloat; break;
-    default:
-      throw Error(file.path(), "tensor '" + name + "' has dtype " + std::string(st_dtype_name(t.dtype)) +
-                                   "; weights must be BF16, F16 or F32");
-  }
+  if (t.dtype != StDtype::BF16 && t.dtype != StDtype::F16 && t.dtype != StDtype::F32)
+    throw Error(file.path(), "tensor '" + name + "' has dtype " + std::string(st_dtype_name(t.dtype)) +
+                                 "; weights must be BF16, F16 or F32");
+  return it->second;
+}
+
+void Checkpoint::check(const std::string& name, at::IntArrayRef shape) const { checked(name, shape); }
+
+std::vector<Checkpoint::Unused> Checkpoint::unused(const std::function<bool(const std::string&)>& used) const {
+  std::vector<Unused> out;
+  for (const auto& [name, where] : tensors_)
+    if (!used(name)) out.push_back({name, where.file->path()});
+  std::sort(out.begin(), out.end(), [](const Unused& a, const Unused& b) { return natural_less(a.name, b.name); });
+  return out;
+}
+
+at::Tensor Checkpoint::load(const std::string& name, at::IntArrayRef shape, at::ScalarType dtype,
+                            at::Device device) const {
+  const Where& where = checked(name, shape);
+  const SafetensorsFile& file = *where.file;
+  const StTensor& t = *where.tensor;
+  const at::ScalarType stored = t.dtype == StDtype::BF16 ? at::kBFloat16 : t.dtype == StDtype::F16 ? at::kHalf : at::kFloat;
 
   at::Tensor out = at::empty(shape, at::TensorOptions().dtype(dtype));
   at::Tensor flat = out.view({-1});

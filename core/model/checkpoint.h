@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -20,7 +21,8 @@ namespace duo {
 class Checkpoint {
  public:
   // Reads config.json and the weight files' headers; throws duo::Error naming the file and the
-  // problem (missing file, index naming an absent shard or a tensor its shard lacks, bad header).
+  // problem (missing file, index naming an absent shard or a tensor its shard lacks, a shard
+  // holding a tensor the index places elsewhere or nowhere, bad header).
   explicit Checkpoint(const std::filesystem::path& dir);
 
   const std::filesystem::path& dir() const { return dir_; }
@@ -31,12 +33,23 @@ class Checkpoint {
   // as a new tensor of `dtype` on `device` that owns its memory.
   at::Tensor load(const std::string& name, at::IntArrayRef shape, at::ScalarType dtype,
                   at::Device device) const;
+  // The checks of load() without the copy: throws the duo::Error load() would throw.
+  void check(const std::string& name, at::IntArrayRef shape) const;
+
+  // The checkpoint's tensors for which `used` is false, with the file holding each, in natural
+  // name order (model.layers.9 before model.layers.10).
+  struct Unused {
+    std::string name;
+    std::filesystem::path file;
+  };
+  std::vector<Unused> unused(const std::function<bool(const std::string&)>& used) const;
 
  private:
   struct Where {
     const SafetensorsFile* file;
     const StTensor* tensor;
   };
+  const Where& checked(const std::string& name, at::IntArrayRef shape) const;
   std::filesystem::path dir_;
   std::filesystem::path weights_;  // model.safetensors or the index: named when a tensor is missing
   ModelConfig config_;

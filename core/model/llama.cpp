@@ -4,10 +4,13 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 
 #include "kernels/decode_ops.h"
 #include "kernels/matvec.h"
@@ -67,10 +70,52 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
+// Tensors transformers drops without a word when it loads these architectures: the rotary
+// inverse frequencies older checkpoints saved for every layer, and the lm_head.weight of a tied
+// model (the head is the embedding).
+bool ignored_by_transformers(const std::string& name, const ModelConfig& c) {
+  return name.find("rotary_emb.inv_freq") != std::string::npos ||
+         (c.tie_word_embeddings && name == "lm_head.weight");
+}
+
+// Every weight is checked (present, shape, dtype) before any is copied, and every tensor of the
+// checkpoint must be one of them: a config.json describing fewer layers (or no biases) than the
+// weights hold would otherwise run a different model without a word.
+void check_weights(const Checkpoint& ckpt) {
+  const ModelConfig& c = ckpt.config();
+  std::unordered_set<std::string> wanted;
+  at::Tensor embed, norm, head;
+  std::vector<LlamaModel::Layer> layers;
+  build(c, [&](const std::string& name, std::vector<int64_t> shape, bool) {
+          ckpt.check(name, shape);
+          wanted.insert(name);
+          return at::Tensor();
+        },
+        embed, norm, head, layers);
+  const auto unused = ckpt.unused([&](const std::string& name) {
+    return wanted.count(name) || ignored_by_transformers(name, c);
+  });
+  if (unused.empty()) return;
+  // Layers beyond num_hidden_layers are the usual cause; say so when that is what they are.
+  int64_t layers_held = 0;
+  for (const auto& u : unused)
+    if (u.name.rfind("model.layers.", 0) == 0)
+      layers_held = std::max<int64_t>(layers_held, std::atoll(u.name.c_str() + 13) + 1);
+  const std::string why =
+      layers_held > c.num_hidden_layers
+          ? "config.json says num_hidden_layers " + std::to_string(c.num_hidden_layers) + ", the weights hold " +
+                std::to_string(layers_held) + " layers"
+          : "config.json and the weights describe different models";
+  throw Error(unused.front().file, "tensor '" + unused.front().name + "' is not used by the model config.json describes (" +
+                                       std::to_string(unused.size()) + " unused tensor" + (unused.size() > 1 ? "s" : "") +
+                                       " in all: " + why + ")");
+}
+
 }  // namespace
 
 LlamaModel LlamaModel::load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device) {
   Checkpoint ckpt(dir);
+  check_weights(ckpt);
   LlamaModel m;
   m.cfg_ = ckpt.config();
   build(m.cfg_, [&](const std::string& name, std::vector<int64_t> shape, bool) {

@@ -27,7 +27,9 @@ class LlamaModel {
     at::Tensor b_gate, b_up, b_down;             // Llama mlp_bias only
   };
 
-  // Loads a Hugging Face checkpoint directory, casting the weights to `dtype` on `device`.
+  // Loads a Hugging Face checkpoint directory, casting the weights to `dtype` on `device`. Throws
+  // duo::Error, before copying any weight, for a weight missing or of the wrong shape or dtype,
+  // and for a tensor of the checkpoint the model does not use (except those transformers ignores).
   static LlamaModel load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device);
   // Random weights (normal, std 0.02; norms 1) at the shapes of `cfg`, reproducible from `seed`.
   static LlamaModel random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device);

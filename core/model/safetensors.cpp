@@ -70,6 +70,7 @@ StHeader parse_safetensors(const uint8_t* bytes, size_t size, const std::filesys
     const std::string& name = it.key();
     const json& v = it.value();
     if (name == "__metadata__") {
+      if (v.is_null()) continue;  // the reference reads null as no metadata
       if (!v.is_object()) throw Error(path, "safetensors __metadata__ is not a JSON object");
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string())
@@ -123,16 +124,31 @@ StHeader parse_safetensors(const uint8_t* bytes, size_t size, const std::filesys
     header.tensors.push_back(std::move(t));
   }
 
+  // As the reference library requires: taken in the order of their offsets, the tensors tile the
+  // data area exactly, each starting where the previous one ends (empty tensors included), the
+  // first at 0 and the last ending at the end of the file. A gap or trailing bytes mean the header
+  // and the data disagree: a header length off by a few bytes of padding still parses as JSON but
+  // shifts every tensor.
   std::sort(header.tensors.begin(), header.tensors.end(),
             [](const StTensor& a, const StTensor& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
-  // Empty tensors occupy no bytes, so they may sit anywhere; any other byte belongs to one tensor.
-  const StTensor* last = nullptr;  // the non-empty tensor reaching furthest so far
+  size_t covered = data_start;
+  const StTensor* previous = nullptr;
   for (const StTensor& cur : header.tensors) {
-    if (cur.begin == cur.end) continue;
-    if (last && cur.begin < last->end)
-      throw Error(path, "tensors '" + last->name + "' and '" + cur.name + "' overlap in the data area");
-    if (!last || cur.end > last->end) last = &cur;
+    if (cur.begin < covered)
+      throw Error(path, "tensors '" + previous->name + "' and '" + cur.name + "' overlap in the data area");
+    if (cur.begin > covered)
+      throw Error(path, "tensor '" + cur.name + "' starts at data offset " + std::to_string(cur.begin - data_start) +
+                            (previous ? ", but '" + previous->name + "' ends at " : ", but the data area starts at ") +
+                            std::to_string(covered - data_start) + ": " + std::to_string(cur.begin - covered) +
+                            " bytes belong to no tensor (the file is not fully covered)");
+    covered = cur.end;
+    previous = &cur;
   }
+  if (covered != size)
+    throw Error(path, "the file is not fully covered: its tensors end at data offset " +
+                          std::to_string(covered - data_start) + " but the data area holds " +
+                          std::to_string(data_size) + " bytes (trailing bytes, or a header length of " +
+                          std::to_string(n) + " that does not match the header)");
   return header;
 }
 

@@ -1,7 +1,9 @@
 // The .safetensors format: an 8-byte little-endian header length N, N bytes of JSON naming
 // each tensor's dtype, shape and [begin, end) byte range inside the data area that follows.
-// Parsing is torch-free and strict: every inconsistency a file can hold is a duo::Error that
-// names the file, so a damaged or hostile checkpoint never reaches the tensor code.
+// Parsing is torch-free and as strict as the reference library (huggingface/safetensors): the
+// tensors must cover the data area exactly, without gaps, overlaps or trailing bytes. Every
+// inconsistency a file can hold is a duo::Error that names the file, so a damaged or hostile
+// checkpoint never reaches the tensor code.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,11 +1,15 @@
 // duo-analyze as users run it: each subcommand on a synthetic history, exports read back by an
 // independent Python reader (check_exports.py), figures checked as image files
-// (check_images.py), and one clear error line with exit status 1 for each kind of bad input.
+// (check_images.py), one clear error line with exit status 1 for each kind of bad input, and
+// outputs that cannot be written whole (/dev/full, a full disk) reported as errors.
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <hdf5.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <csignal>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +61,38 @@ void expect_one_error(const Result& r, const std::string& starts, const std::str
   EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.find("HDF5-DIAG"), std::string::npos) << r.err;
+}
+
+// duo-analyze unable to write more than `bytes` to any regular file (RLIMIT_FSIZE: what a disk
+// that fills up looks like to it). Its stdout and stderr come back together through a pipe, which
+// the limit does not touch.
+Result analyze_with_file_limit(const std::string& args, rlim_t bytes) {
+  const fs::path dir = work_dir();
+  int fds[2];
+  if (pipe(fds) != 0) return {};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const rlimit limit{bytes, bytes};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead of killing
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    if (chdir(dir.c_str()) != 0) _exit(127);
+    execl("/bin/sh", "sh", "-c", (quote(DUO_ANALYZE) + " " + args).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  Result r;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) r.err.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = r.err;
+  return r;
 }
 
 }  // namespace
@@ -282,7 +318,59 @@ TEST(AnalyzeCli, CompareReportsOverlapAndRankCorrelation) {
   EXPECT_NE(r.out.find("Spearman -1.0000"), std::string::npos) << r.out;
 }
 
+// A file that cannot be written whole is an error, never "wrote": the stream is checked after it
+// is flushed and closed, and the old file stays as it was.
+TEST(AnalyzeCli, ExportsThatCannotBeWrittenAreErrors) {
+  const std::string run = path_arg(work_dir() / "run.h5");
+  for (const char* format : {"duo-json", "rtp-llm"}) {
+    Result r = analyze("export " + run + " -f " + format + " -o /dev/full");
+    expect_one_error(r, "/dev/full: ", "write failed: No space left on device");
+    EXPECT_EQ(r.out.find("wrote"), std::string::npos) << r.out;
+  }
+  Result r = analyze("pattern " + run + " -o /dev/full");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("duo-analyze: error: /dev/full: write failed: No space left on device"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("wrote"), std::string::npos) << r.out;
+
+  // A path below a regular file cannot be created.
+  const fs::path under_a_file = work_dir() / "run.h5" / "pattern.json";
+  expect_one_error(analyze("export " + run + " -f duo-json -o " + path_arg(under_a_file)), under_a_file.string() + ": ",
+                   "cannot be written: Not a directory");
+
+  // A full disk: the export fails, and the one already there is kept whole.
+  const fs::path dir = work_dir() / "full_disk";
+  fs::create_directories(dir);
+  const fs::path kept = dir / "kept.json";
+  ASSERT_EQ(analyze("export " + run + " -f duo-json -o " + path_arg(kept)).status, 0);
+  const std::string before = slurp(kept);
+  r = analyze_with_file_limit("export " + run + " --sparsity 0.25 -f duo-json -o " + path_arg(kept), 0);
+  expect_one_error(r, kept.string() + ": ", "write failed: File too large");
+  EXPECT_EQ(slurp(kept), before);
+  r = analyze_with_file_limit("export " + run + " -f reference -o " + path_arg(dir / "reference"), 0);
+  expect_one_error(r, (dir / "reference" / "full_attention_heads.tsv").string() + ": ", "write failed: File too large");
+  r = analyze_with_file_limit("export " + run + " -f rtp-llm -o " + path_arg(dir / "rtp.json"), 100);
+  expect_one_error(r, (dir / "rtp.json").string() + ": ", "write failed: File too large");
+  std::vector<std::string> left;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) left.push_back(entry.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"kept.json", "reference"})) << "empty or partial files left behind";
+}
+
 #ifdef DUO_WITH_PLPLOT
+// PLplot does not report failed writes: the figure is checked once it is finished.
+TEST(AnalyzeCli, PlotsCutShortByAFullDiskAreErrors) {
+  const fs::path figs = work_dir() / "figures_full_disk";
+  // Room for PLplot's own small temporary files, not for a whole figure.
+  Result r = analyze_with_file_limit("plot " + path_arg(work_dir() / "run.h5") + " -o " + path_arg(figs), 4096);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("duo-analyze: error: " + (figs / "heatmap.png").string() +
+                       ": is cut short after plotting: the disk may be full\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("wrote"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(figs / "heatmap.png"));
+}
+
 TEST(AnalyzeCli, PlotsAreValidNonBlankImages) {
   const fs::path figs = work_dir() / "figures";
   Result r = analyze("plot " + path_arg(work_dir() / "run.h5") + " -o " + path_arg(figs));

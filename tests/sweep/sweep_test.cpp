@@ -1,11 +1,13 @@
 // The sparsity sweep on the tiny-random model: the grid of cells and their CSV rows, KV bytes
 // shrinking with sparsity by the formula, sparsity 0 answering exactly as plain greedy
 // generation, a pattern file swept as it is with the window its input records, and an
-// interrupted sweep that resumes without redoing finished cells.
+// interrupted sweep that resumes without redoing finished cells, and one that refuses to resume
+// with other settings.
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +20,7 @@
 #include "model/model_config.h"
 #include "synth/passkey.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 namespace fs = std::filesystem;
 
@@ -203,6 +206,92 @@ TEST(Sweep, InterruptedSweepResumesWithoutRedoingCells) {
   EXPECT_EQ(a, b);
 }
 
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Runs the sweep expecting a duo::Error whose message holds every one of `parts`.
+void expect_refused(const GateSet& gates, const SweepOptions& o, const std::vector<std::string>& parts) {
+  try {
+    run_sweep(gates, o);
+    ADD_FAILURE() << "the sweep ran; expected it to refuse with: " << parts.front();
+  } catch (const Error& e) {
+    for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+// Finished cells are keyed by (method, seed, sparsity, length, depth, sample) only, so a sweep
+// continuing a directory with any other setting changed must refuse rather than reprint them.
+TEST(Sweep, ResumingWithOtherSettingsRefusesAndSaysWhichDiffer) {
+  auto out = scratch("settings");
+  auto o = tiny_options(out);
+  o.sparsities = {0.5};
+  o.random_seeds = 0;
+  o.lengths = {400};
+  o.depths = {0.5};
+  const GateSet gates = tiny_gates();
+  ASSERT_EQ(run_sweep(gates, o).size(), 1u);
+  const std::string csv = read_text(out / "results.csv");
+  const std::string again = "Use a new --out, or remove " + out.string() + ", to start afresh";
+
+  GateSet other_gates = gates;
+  other_gates.gates[1] = 0.15f;
+  other_gates.source = "other.h5";
+  expect_refused(other_gates, o, {"sweep-config.json", "1 finished cell in ", "--gates was 4 layers x 2 KV heads, values ",
+                                  "from synthetic, now 4 layers x 2 KV heads, values ", "from other.h5", again});
+  auto changed = [&](auto edit, const std::vector<std::string>& parts) {
+    SweepOptions c = o;
+    edit(c);
+    expect_refused(gates, c, parts);
+  };
+  changed([](SweepOptions& c) { c.task = SweepTask::niah; }, {"--task was passkey, now niah", again});
+  changed([](SweepOptions& c) { c.seed = 7; }, {"--seed was 20241014, now 7"});
+  changed([](SweepOptions& c) { c.window = StreamingWindow{8, 64}; },
+          {"window (--sink/--recent) was sink 8 + recent 32, now sink 8 + recent 64"});
+  changed([](SweepOptions& c) { c.dtype = "bf16"; }, {"--dtype was fp32, now bf16"});
+  changed([](SweepOptions& c) { c.chunk = 64; }, {"--chunk was 128, now 64"});
+  changed([](SweepOptions& c) { c.passkey_words = 3; }, {"--passkey-words was 2, now 3"});
+  changed([](SweepOptions& c) { c.haystack.push_back(c.haystack[0]); }, {"--haystack was "});
+  changed([](SweepOptions& c) { c.random_weights = false; }, {"--random-weights was yes, now no"});
+  changed([&](SweepOptions& c) { c.pattern = select_by_sparsity(gates, 0.5); },
+          {"duo roles was selected from the gates at each sparsity, now a pattern's own at sparsity 0.5, roles "});
+  // Two at once: both are named.
+  changed(
+      [](SweepOptions& c) {
+        c.seed = 7;
+        c.dtype = "fp16";
+      },
+      {"--seed was 20241014, now 7; --dtype was fp32, now fp16"});
+  // The window the gates carry counts as well as --sink/--recent.
+  SweepOptions from_gates = o;
+  from_gates.window.reset();
+  GateSet trained = gates;
+  trained.window = StreamingWindow{16, 32};
+  expect_refused(trained, from_gates, {"window (--sink/--recent) was sink 8 + recent 32, now sink 16 + recent 32"});
+  EXPECT_EQ(read_text(out / "results.csv"), csv) << "a refused sweep changed the results";
+
+  // The same settings over a larger grid continue the directory.
+  o.depths = {0.5, 0.8};
+  EXPECT_EQ(run_sweep(gates, o).size(), 2u);
+}
+
+TEST(Sweep, AnOutputDirectoryWithoutARecordedConfigurationIsRefused) {
+  auto out = scratch("unrecorded");
+  auto o = tiny_options(out);
+  o.sparsities = {0};
+  o.random_seeds = 0;
+  o.lengths = {400};
+  o.depths = {0.5};
+  ASSERT_EQ(run_sweep(tiny_gates(), o).size(), 1u);
+  // As an older duo-analyze left it: results.csv only.
+  ASSERT_EQ(std::remove((out / "sweep-config.json").c_str()), 0);
+  expect_refused(tiny_gates(), o,
+                 {(out / "results.csv").string(), "holds 1 finished cell but no recorded sweep configuration",
+                  "Use a new --out, or remove " + out.string()});
+  EXPECT_FALSE(fs::exists(out / "sweep-config.json")) << "the refused sweep recorded a configuration";
+}
+
 int run(const std::string& command) { return std::system(command.c_str()); }
 
 TEST(SweepCommand, WritesCsvHdf5AndFiguresFromAReferencePatternDirectory) {
@@ -226,6 +315,21 @@ TEST(SweepCommand, WritesCsvHdf5AndFiguresFromAReferencePatternDirectory) {
   EXPECT_EQ(run(env("DUO_PYTHON") + " " + env("DUO_SOURCE_DIR") + "/tests/sweep/check_sweep_outputs.py " +
                 out.string() + " 3"),
             0);
+
+  // Again into the same --out with another task seed: one error line, exit 1, nothing recomputed.
+  const std::string csv = read_text(out / "results.csv");
+  const auto log2 = out.parent_path() / "log2.txt";
+  EXPECT_EQ(run(cmd + " --seed 5 > " + log2.string() + " 2>&1"), 1 << 8);
+  text = read_text(log2);
+  EXPECT_NE(text.find("duo-analyze: error: " + (out / "sweep-config.json").string() +
+                      ": this sweep's settings differ from those of the 3 finished cells in " + out.string() +
+                      ": --seed was 20241014, now 5. Use a new --out, or remove " + out.string() +
+                      ", to start afresh\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("duo-analyze: error: "), text.rfind('\n', text.size() - 2) + 1) << "not the last line: " << text;
+  EXPECT_EQ(text.find("exact_match"), std::string::npos) << text;
+  EXPECT_EQ(read_text(out / "results.csv"), csv);
 }
 
 TEST(SweepCommand, SweepsAPatternFileAsItIsUnlessSparsitiesAreGiven) {
