@@ -204,9 +204,20 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
     done.insert(key_of(r));
   }
 
-  const LlamaModel model = o.random_weights
-                               ? LlamaModel::random(load_model_config(o.model / "config.json"), 0, dtype, device)
-                               : LlamaModel::load(o.model, dtype, device);
+  // Contexts the model was not trained for, and a window that keeps every token (streaming
+  // heads would then be full ones), measure nothing: refused before the weights load.
+  const ModelConfig declared = load_model_config(o.model / "config.json");
+  if (o.lengths.empty()) throw Error("--lengths: no context length given");
+  const int64_t longest = *std::max_element(o.lengths.begin(), o.lengths.end());
+  if (declared.max_position_embeddings > 0 && longest > declared.max_position_embeddings)
+    throw Error("--lengths: " + std::to_string(longest) + " tokens exceed the model's max_position_embeddings (" +
+                std::to_string(declared.max_position_embeddings) + ", " + (o.model / "config.json").string() + ")");
+  if (window.sink + window.recent >= longest)
+    throw Error("the streaming window (sink " + std::to_string(window.sink) + " + recent " + std::to_string(window.recent) +
+                ") holds every context of --lengths (up to " + std::to_string(longest) +
+                " tokens): streaming heads would see everything; give longer --lengths or a smaller --sink/--recent");
+  const LlamaModel model = o.random_weights ? LlamaModel::random(declared, 0, dtype, device)
+                                            : LlamaModel::load(o.model, dtype, device);
   const ModelConfig& shape = model.config();
   if (shape.num_hidden_layers != gates.num_layers || shape.num_key_value_heads != gates.num_kv_heads)
     throw Error(gates.source, "gates are for " + std::to_string(gates.num_layers) + " layers x " +

@@ -18,6 +18,9 @@ namespace duo::analysis {
 
 enum class SweepTask { passkey, niah };
 
+// The longest context, window or chunk a sweep takes (16M tokens).
+inline constexpr int64_t kMaxSweepTokens = int64_t{1} << 24;
+
 struct SweepOptions {
   std::filesystem::path model;            // checkpoint directory (or config.json dir with random_weights)
   bool random_weights = false;            // build the model from model/config.json with random weights

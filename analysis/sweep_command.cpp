@@ -38,20 +38,36 @@ SweepCommand::SweepCommand(CLI::App& app) {
                                             "unless this is given)")
                            ->capture_default_str()
                            ->delimiter(',');
-  command_->add_option("--lengths", o.lengths, "context lengths in tokens")->capture_default_str()->delimiter(',');
-  command_->add_option("--depths", o.depths, "needle depths in [0, 1]")->capture_default_str()->delimiter(',');
-  command_->add_option("--samples", o.samples, "samples per (length, depth) cell")->capture_default_str();
-  command_->add_option("--random-seeds", o.random_seeds, "random-head baselines per sparsity")->capture_default_str();
-  command_->add_option("--passkey-words", o.passkey_words, "words (niah: digits) in each answer")->capture_default_str();
+  // Sizes are range-checked as they are parsed, so that none reaches a loop or an allocation.
+  const CLI::Range tokens(int64_t{1}, kMaxSweepTokens);
+  command_->add_option("--lengths", o.lengths, "context lengths in tokens (at most the model's max_position_embeddings)")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check(tokens);
+  command_->add_option("--depths", o.depths, "needle depths in [0, 1]")
+      ->capture_default_str()
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 1.0));
+  command_->add_option("--samples", o.samples, "samples per (length, depth) cell")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  command_->add_option("--random-seeds", o.random_seeds, "random-head baselines per sparsity")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1000}));
+  command_->add_option("--passkey-words", o.passkey_words, "words (niah: digits) in each answer")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}));
   command_->add_option("--seed", o.seed, "task seed (differs from the training seeds shipped)")->capture_default_str();
   sink_option_ = command_->add_option("--sink", sink_,
                                       "streaming heads: attention-sink tokens (default: the window the --gates "
                                       "input records: the one they were trained with, or a pattern JSON's own; 64 "
-                                      "when it records none)");
+                                      "when it records none)")
+                     ->check(CLI::Range(int64_t{0}, kMaxSweepTokens));
   recent_option_ = command_->add_option("--recent", recent_,
                                         "streaming heads: recent tokens (default: as for --sink; 256 when the "
-                                        "input records none)");
-  command_->add_option("--chunk", o.chunk, "prefill chunk size in tokens")->capture_default_str();
+                                        "input records none)")
+                       ->check(tokens);
+  command_->add_option("--chunk", o.chunk, "prefill chunk size in tokens")->capture_default_str()->check(tokens);
   command_->add_option("--haystack", o.haystack, "haystack text files (default: the KJV Bible from Debian)");
   command_->add_option("--tokenizer", o.tokenizer, "tokenizer directory (default: --model)");
   command_->add_option("--dtype", o.dtype, "bf16, fp16 or fp32")->capture_default_str();

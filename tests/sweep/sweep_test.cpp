@@ -332,6 +332,43 @@ TEST(SweepCommand, WritesCsvHdf5AndFiguresFromAReferencePatternDirectory) {
   EXPECT_EQ(read_text(out / "results.csv"), csv);
 }
 
+// Sizes that would hang, crash or measure nothing get one error line each, exit 1, before any
+// model loads.
+TEST(SweepCommand, OutOfRangeSizesGiveOneClearErrorEach) {
+  auto out = scratch("cli_ranges");
+  auto gates = out.parent_path() / "reference_ranges";
+  fs::create_directories(gates);
+  std::ofstream(gates / "full_attention_heads.tsv") << "0.9\t0.1\n0.8\t0.2\n0.7\t0.3\n0.6\t0.4\n";
+  std::ofstream(gates / "config.json") << R"({"sink_size": 8, "recent_size": 32})";
+  auto o = tiny_options(out);
+  const std::string base = env("DUO_BIN_DIR") + "/duo-analyze sweep --gates " + gates.string() + " --model " +
+                           o.model.string() + " --random-weights --depths 0.5 --dtype fp32 --device cpu --haystack " +
+                           o.haystack[0];
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --lengths 400 --chunk 0", "--chunk: Value 0 not in range"},
+      {" --lengths 400 --chunk -5", "--chunk: Value -5 not in range"},
+      {" --lengths 400 --samples 0", "--samples: Value 0 not in range"},
+      {" --lengths 400 --random-seeds -1", "--random-seeds: Value -1 not in range"},
+      {" --lengths 400 --recent 0", "--recent: Value 0 not in range"},
+      {" --lengths 400 --depths 1.5", "--depths: Value 1.5 not in range"},
+      {" --lengths 400 --sink 100000", "holds every context of --lengths (up to 400 tokens)"},
+      {" --lengths 9000", "--lengths: 9000 tokens exceed the model's max_position_embeddings (8192"},
+  };
+  int i = 0;
+  for (const auto& [args, want] : cases) {
+    const fs::path log = out.parent_path() / ("ranges" + std::to_string(i++) + ".txt");
+    EXPECT_EQ(run(base + " --out " + (out / std::to_string(i)).string() + args + " > " + log.string() + " 2>&1"), 1 << 8)
+        << args;
+    const std::string text = read_text(log);
+    EXPECT_NE(text.find(want), std::string::npos) << args << ": " << text;
+    // One error line: the last line of the output, and the only one of its kind.
+    const size_t error = text.find("duo-analyze: error: ");
+    EXPECT_NE(error, std::string::npos) << args << ": " << text;
+    EXPECT_EQ(text.find("duo-analyze: error: ", error + 1), std::string::npos) << args << ": " << text;
+    EXPECT_EQ(text.find('\n', error), text.size() - 1) << args << ": " << text;
+  }
+}
+
 TEST(SweepCommand, SweepsAPatternFileAsItIsUnlessSparsitiesAreGiven) {
   auto out = scratch("cli_pattern");
   auto dir = out.parent_path();
