@@ -22,18 +22,46 @@ void save_train_state(const std::filesystem::path& path, const TrainState& state
   std::filesystem::rename(tmp, path);
 }
 
-int64_t load_train_state(const std::filesystem::path& path, TrainState& state,
-                         torch::optim::AdamW& optimizer) {
+namespace {
+
+// Runs `read` on the opened archive of the checkpoint at `path`, turning libtorch's errors into a
+// duo::Error naming the file; checks the version first.
+template <typename Read>
+auto with_archive(const std::filesystem::path& path, Read&& read) {
   if (!std::filesystem::exists(path)) throw Error(path, "no checkpoint to resume from");
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path.string());
-    at::Tensor version, steps, wall_time, gates;
+    at::Tensor version;
     archive.read("version", version);
     if (version.item<int64_t>() > kTrainStateVersion)
       throw Error(path, "checkpoint version " + std::to_string(version.item<int64_t>()) +
                             " is newer than this duo-train understands (" +
                             std::to_string(kTrainStateVersion) + ")");
+    return read(archive);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // libtorch's messages carry a C++ backtrace; the first line says what went wrong.
+    std::string what = e.what();
+    throw Error(path, "corrupt or unreadable checkpoint: " + what.substr(0, what.find('\n')));
+  }
+}
+
+}  // namespace
+
+int64_t read_train_state_steps(const std::filesystem::path& path) {
+  return with_archive(path, [](torch::serialize::InputArchive& archive) {
+    at::Tensor steps;
+    archive.read("steps_done", steps);
+    return steps.item<int64_t>();
+  });
+}
+
+int64_t load_train_state(const std::filesystem::path& path, TrainState& state,
+                         torch::optim::AdamW& optimizer) {
+  return with_archive(path, [&](torch::serialize::InputArchive& archive) {
+    at::Tensor steps, wall_time, gates;
     archive.read("steps_done", steps);
     archive.read("wall_time", wall_time);
     archive.read("gates", gates);
@@ -50,13 +78,7 @@ int64_t load_train_state(const std::filesystem::path& path, TrainState& state,
     state.steps_done = steps.item<int64_t>();
     state.wall_time = wall_time.item<double>();
     return state.steps_done;
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    // libtorch's messages carry a C++ backtrace; the first line says what went wrong.
-    std::string what = e.what();
-    throw Error(path, "corrupt or unreadable checkpoint: " + what.substr(0, what.find('\n')));
-  }
+  });
 }
 
 }  // namespace duo

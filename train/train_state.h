@@ -22,6 +22,10 @@ struct TrainState {
 void save_train_state(const std::filesystem::path& path, const TrainState& state,
                       torch::optim::AdamW& optimizer);
 
+// The number of steps the checkpoint at `path` holds, without restoring it (so a resume can be
+// planned before the model loads). Throws duo::Error naming the file as load_train_state does.
+int64_t read_train_state_steps(const std::filesystem::path& path);
+
 // Restores gates (copied into state.gates, which must already have the right shape) and the
 // optimizer's state. Throws duo::Error naming the file for a missing, corrupt or mismatched
 // checkpoint.

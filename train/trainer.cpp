@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -14,6 +15,7 @@
 #include <optional>
 
 #include "distill_objective.h"
+#include "history/history_reader.h"
 #include "history/history_writer.h"
 #include "lr_schedule.h"
 #include "model/llama.h"
@@ -63,6 +65,42 @@ LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Devic
   return LlamaModel::load(dir, dtype, device);
 }
 
+// Where a --resume continues, decided before the model loads: the step of checkpoint.pt, or
+// nothing when there is no checkpoint and the history holds no steps yet (the run starts from step
+// 0 and says so). History rows are never dropped without a word: rows past the checkpoint are
+// announced (they are trained again), and steps a missing checkpoint would lose are an error.
+std::optional<int64_t> plan_resume(const RunFiles& files) {
+  namespace fs = std::filesystem;
+  const bool has_history = fs::exists(files.history);
+  const auto afresh = "; nothing was changed. Use a new --out to start afresh";
+  if (!fs::exists(files.checkpoint)) {
+    const int64_t rows = has_history ? HistoryReader(files.history).rows() : 0;
+    if (rows > 0)
+      throw Error(files.checkpoint, "missing, but " + files.history.filename().string() + " holds " +
+                                        std::to_string(rows) + " steps, which cannot be continued without it" + afresh +
+                                        ", or remove " + files.history.string() + " to train again from step 0");
+    std::cerr << "duo-train: " << files.dir.string() << " has no checkpoint and "
+              << (has_history ? "its history holds no steps yet" : "no history yet") << ": starting from step 0\n";
+    return std::nullopt;
+  }
+  const int64_t step = read_train_state_steps(files.checkpoint);
+  if (!has_history)
+    throw Error(files.history, "missing, though " + files.checkpoint.filename().string() + " is at step " +
+                                   std::to_string(step) + afresh);
+  const HistoryReader history(files.history);
+  const auto& steps = history.steps();
+  if (step > 0 && (steps.empty() || steps.back() < step - 1))
+    throw Error(files.history, (steps.empty() ? std::string("holds no steps") : "ends at step " + std::to_string(steps.back())) +
+                                   ", but " + files.checkpoint.filename().string() + " is at step " +
+                                   std::to_string(step) + ": steps would be missing" + afresh);
+  const auto past = std::count_if(steps.begin(), steps.end(), [&](int64_t s) { return s >= step; });
+  if (past > 0)
+    std::cerr << "duo-train: " << files.history.filename().string() << " holds steps up to " << steps.back()
+              << ", past the checkpoint at step " << step << ": those " << past
+              << " rows are dropped and the steps trained again\n";
+  return step;
+}
+
 }  // namespace
 
 RunFiles::RunFiles(const std::filesystem::path& out_dir)
@@ -78,6 +116,7 @@ int train(const TrainConfig& config, bool resume) {
   if (!resume && std::filesystem::exists(files.history))
     throw Error(files.dir, "already holds a run (history.h5); pass --resume to continue it, or "
                            "choose another --out");
+  const std::optional<int64_t> resume_step = resume ? plan_resume(files) : std::nullopt;
   std::filesystem::create_directories(files.dir);
 
   const auto device = resolve_device(config.model.device);
@@ -114,16 +153,17 @@ int train(const TrainConfig& config, bool resume) {
 
   double wall_offset = 0;  // seconds the run had already taken before this process
   std::optional<HistoryWriter> history;
-  if (resume && std::filesystem::exists(files.checkpoint)) {
+  if (resume_step) {
     load_train_state(files.checkpoint, state, optimizer);
     history.emplace(HistoryWriter::resume(files.history, state.steps_done));
     wall_offset = state.wall_time;
     std::cerr << "duo-train: resuming " << files.dir << " at step " << state.steps_done << "\n";
   } else {
-    // A run killed before its first checkpoint starts over.
-    std::filesystem::remove(files.history);
     write_text_file(files.config, meta.config_yaml);
-    history.emplace(HistoryWriter::create(files.history, meta));
+    // Replaces only a history plan_resume found empty (a fresh run refused an existing one).
+    HistoryWriter::Options options;
+    options.overwrite = resume;
+    history.emplace(HistoryWriter::create(files.history, meta, options));
   }
 
   ObjectiveOptions objective;

@@ -19,8 +19,10 @@ struct RunFiles {
 };
 
 // Trains from scratch (resume = false: the directory must not already hold a run) or continues
-// the run stored in config.run.out. Returns the process exit code: 0 when all steps are done,
-// 130 when interrupted by SIGINT/SIGTERM after saving a checkpoint.
+// the run stored in config.run.out from its checkpoint (resume = true; without a checkpoint only a
+// history holding no steps yet starts over, from step 0; history rows past the checkpoint are
+// dropped with a note). Returns the process exit code: 0 when all steps are done, 130 when
+// interrupted by SIGINT/SIGTERM after saving a checkpoint.
 int train(const TrainConfig& config, bool resume);
 
 }  // namespace duo

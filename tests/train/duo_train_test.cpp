@@ -1,6 +1,7 @@
 // duo-train end to end on the tiny-random model (CPU): a short run checked by h5py, a run killed
-// with SIGKILL and resumed that must equal an uninterrupted run exactly, and bad invocations
-// that must give one clear error line.
+// with SIGKILL and resumed that must equal an uninterrupted run exactly, resumes that must say
+// what they do with the history (or refuse, changing nothing), and bad invocations that must give
+// one clear error line.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,6 +15,9 @@
 #include <random>
 #include <string>
 #include <thread>
+
+#include "history/history_reader.h"
+#include "history/history_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -132,6 +136,87 @@ TEST(DuoTrain, MissingCheckpointDirectoryIsOneClearError) {
   expect_one_line_error(run(train_cmd() + " --set model.random_config=false --model " +
                             (dir / "absent").string() + " --out " + (dir / "out").string()),
                         "absent");
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// --resume never drops history rows without saying so: steps that cannot be continued (no
+// checkpoint) are refused before the model loads, and the history is left as it was.
+TEST(DuoTrain, ResumeWithoutACheckpointRefusesAndKeepsTheHistory) {
+  auto out = fresh_dir("no_checkpoint");
+  ASSERT_EQ(run(train_cmd() + " --set run.steps=3 --out " + out.string()).exit_code, 0);
+  fs::remove(out / "checkpoint.pt");  // as a run killed before its first checkpoint leaves it
+  const std::string before = read_bytes(out / "history.h5");
+  auto r = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  expect_one_line_error(r, (out / "checkpoint.pt").string() + ": missing, but history.h5 holds 3 steps, which cannot "
+                           "be continued without it; nothing was changed. Use a new --out to start afresh, or remove " +
+                           (out / "history.h5").string() + " to train again from step 0");
+  EXPECT_EQ(r.output.find("loading"), std::string::npos) << "the model loaded first: " << r.output;
+  EXPECT_EQ(read_bytes(out / "history.h5"), before);
+  EXPECT_FALSE(fs::exists(out / "checkpoint.pt"));
+}
+
+TEST(DuoTrain, ResumeWithoutStepsYetStartsFromStepZeroAndSaysSo) {
+  auto out = fresh_dir("no_steps");
+  ASSERT_EQ(run(train_cmd() + " --set run.steps=3 --out " + out.string()).exit_code, 0);
+  // A run killed after creating its history, before its first step.
+  {
+    duo::HistoryMeta meta = duo::HistoryReader(out / "history.h5").meta();
+    duo::HistoryWriter::Options replace;
+    replace.overwrite = true;
+    duo::HistoryWriter::create(out / "history.h5", meta, replace);
+  }
+  fs::remove(out / "checkpoint.pt");
+  auto r = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("duo-train: " + out.string() +
+                          " has no checkpoint and its history holds no steps yet: starting from step 0\n"),
+            std::string::npos)
+      << r.output;
+  auto check = run(py("check_history.py") + " " + (out / "history.h5").string() + " 3 4 2");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
+  // Killed before even the history existed.
+  fs::remove(out / "checkpoint.pt");
+  fs::remove(out / "history.h5");
+  r = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("has no checkpoint and no history yet: starting from step 0"), std::string::npos) << r.output;
+}
+
+TEST(DuoTrain, ResumeSaysWhichRowsPastTheCheckpointItDrops) {
+  auto out = fresh_dir("past_checkpoint");
+  ASSERT_EQ(run(train_cmd() + " --set run.steps=4 --out " + out.string()).exit_code, 0);
+  // Two steps past the checkpoint at step 4, as a kill between checkpoints leaves them.
+  {
+    auto history = duo::HistoryWriter::resume(out / "history.h5", 4);
+    for (int64_t step : {4, 5}) {
+      duo::StepRecord row;
+      row.step = step;
+      row.gates.assign(8, 0.5f);
+      history.append(row);
+    }
+  }
+  auto r = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("duo-train: history.h5 holds steps up to 5, past the checkpoint at step 4: those 2 rows are "
+                          "dropped and the steps trained again\n"),
+            std::string::npos)
+      << r.output;
+  auto check = run(py("check_history.py") + " " + (out / "history.h5").string() + " 4 4 2");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+
+  // A checkpoint beyond the history's end would leave steps missing: refused before loading.
+  {
+    auto history = duo::HistoryWriter::resume(out / "history.h5", 2);
+  }
+  r = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  expect_one_line_error(r, (out / "history.h5").string() + ": ends at step 1, but checkpoint.pt is at step 4: steps "
+                           "would be missing; nothing was changed");
+  EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
 }
 
 TEST(DuoTrain, RefusesToOverwriteAnExistingRun) {
