@@ -97,10 +97,11 @@ void check_weights(const Checkpoint& ckpt) {
   });
   if (unused.empty()) return;
   // Layers beyond num_hidden_layers are the usual cause; say so when that is what they are.
+  const std::string layer_prefix = "model.layers.";
   int64_t layers_held = 0;
   for (const auto& u : unused)
-    if (u.name.rfind("model.layers.", 0) == 0)
-      layers_held = std::max<int64_t>(layers_held, std::atoll(u.name.c_str() + 13) + 1);
+    if (u.name.rfind(layer_prefix, 0) == 0)
+      layers_held = std::max<int64_t>(layers_held, std::atoll(u.name.c_str() + layer_prefix.size()) + 1);
   const std::string why =
       layers_held > c.num_hidden_layers
           ? "config.json says num_hidden_layers " + std::to_string(c.num_hidden_layers) + ", the weights hold " +
