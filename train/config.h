@@ -76,13 +76,8 @@ struct TrainConfig {
     bool operator==(const Gates&) const = default;
   } gates;
 
-  struct Streaming {
-    int64_t sink = 128;
-    int64_t recent = 256;
-    StreamingGranularity granularity = StreamingGranularity::block;
-    int64_t block_size = 128;
-    bool operator==(const Streaming&) const = default;
-  } streaming;
+  // The training window; the reference's defaults (128 + 256 in 128-token blocks).
+  StreamingWindow streaming{128, 256, StreamingGranularity::block, 128};
 
   struct Optim {
     double lr = 0.02;

@@ -167,10 +167,7 @@ int train(const TrainConfig& config, bool resume) {
   }
 
   ObjectiveOptions objective;
-  objective.window.sink = config.streaming.sink;
-  objective.window.recent = config.streaming.recent;
-  objective.window.granularity = config.streaming.granularity;
-  objective.window.block_size = config.streaming.block_size;
+  objective.window = config.streaming;
   objective.mode = config.gates.mode;
   objective.activation_checkpointing = config.run.activation_checkpointing;
   objective.keep_full_attention = config.run.keep_full_attention;
