@@ -30,16 +30,20 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     const bool want_hidden = ctx->needs_input_grad(0);
     auto hidden = ctx->saved_data["hidden"].toTensor().detach().requires_grad_(want_hidden);
     auto gates = ctx->saved_data["gates"].toTensor();
-    at::Tensor out;
-    {
-      torch::autograd::AutoGradMode grad_on(true);
-      out = model->layer_forward(layer, hidden, 0, *attn);
-    }
     variable_list inputs;
     if (want_hidden) inputs.push_back(hidden);
     if (gates.requires_grad()) inputs.push_back(gates);
     if (inputs.empty()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-    auto grads = torch::autograd::grad({out}, inputs, {grad_out[0]}, /*retain_graph=*/false,
+    // The recomputation stops before the down projection, whose output nothing needs: the
+    // layer's output is h + down(act), so its gradient reaches h as it is and act as
+    // grad · W_down (the weights are frozen): about a quarter of the recomputation's matrix products.
+    LlamaModel::LayerBody body;
+    {
+      torch::autograd::AutoGradMode grad_on(true);
+      body = model->layer_body(layer, hidden, 0, *attn);
+    }
+    const at::Tensor d_act = at::matmul(grad_out[0], model->layers().at(layer).w_down);
+    auto grads = torch::autograd::grad({body.h, body.act}, inputs, {grad_out[0], d_act}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
     at::Tensor grad_hidden = want_hidden ? grads[0] : at::Tensor();
     at::Tensor grad_gates = gates.requires_grad() ? grads.back() : at::Tensor();

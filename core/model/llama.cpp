@@ -184,6 +184,16 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_weights() cons
 at::Tensor LlamaModel::embed(const at::Tensor& ids) const { return at::embedding(embed_tokens_, ids); }
 
 at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const {
+  return layer_output(layer, layer_body(layer, hidden, start_pos, attn));
+}
+
+at::Tensor LlamaModel::layer_output(int layer, const LayerBody& body) const {
+  const Layer& l = layers_.at(layer);
+  return body.h + linear(body.act, l.w_down, l.b_down);
+}
+
+LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden, int64_t start_pos,
+                                             Attention& attn) const {
   const Layer& l = layers_.at(layer);
   const int64_t B = hidden.size(0), T = hidden.size(1), D = cfg_.head_dim;
   const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
@@ -204,8 +214,7 @@ at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_
   at::Tensor h = hidden + linear(a.transpose(1, 2).reshape({B, T, Hq * D}), l.wo, l.bo);
 
   at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
-  at::Tensor mlp = linear(swiglu(linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)), l.w_down, l.b_down);
-  return h + mlp;
+  return {h, swiglu(linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up))};
 }
 
 at::Tensor LlamaModel::final_norm(const at::Tensor& hidden) const { return rms_norm(hidden, norm_, cfg_.rms_norm_eps); }
