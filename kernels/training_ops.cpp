@@ -95,6 +95,26 @@ std::pair<at::Tensor, at::Tensor> silu_mul_backward(const at::Tensor& dy, const 
   return silu_mul_backward_reference(dy, gate, up);
 }
 
+void silu_mul_backward_(const at::Tensor& dy, const at::Tensor& gate, const at::Tensor& up) {
+#ifdef DUO_WITH_CUDA
+  if (kernel_dtype(gate) && same_kind(gate, {&dy, &up}) && dy.sizes() == gate.sizes() && up.sizes() == gate.sizes() &&
+      gate.is_contiguous() && up.is_contiguous()) {
+    const c10::cuda::CUDAGuard guard(gate.device());
+    const at::Tensor d = dy.contiguous();
+    if (vector_rows(gate.numel(), {&d, &gate, &up})) {
+      // Each thread reads its elements of gate and up before it writes them.
+      C10_CUDA_CHECK(cuda::launch_silu_mul_backward(to_dtype(gate.scalar_type()), gate.numel(), d.data_ptr(),
+                                                    gate.data_ptr(), up.data_ptr(), gate.data_ptr(), up.data_ptr(),
+                                                    at::cuda::getCurrentCUDAStream()));
+      return;
+    }
+  }
+#endif
+  auto [d_gate, d_up] = silu_mul_backward_reference(dy, gate, up);
+  gate.detach().copy_(d_gate);
+  up.detach().copy_(d_up);
+}
+
 std::pair<at::Tensor, at::Tensor> silu_mul_backward_reference(const at::Tensor& dy, const at::Tensor& gate,
                                                               const at::Tensor& up) {
   return {at::silu_backward(dy * up, gate), dy * at::silu(gate)};

@@ -24,6 +24,10 @@ std::pair<at::Tensor, at::Tensor> silu_mul_backward(const at::Tensor& dy, const 
                                                     const at::Tensor& up);
 std::pair<at::Tensor, at::Tensor> silu_mul_backward_reference(const at::Tensor& dy, const at::Tensor& gate,
                                                               const at::Tensor& up);
+// The same, written over gate and up (d_gate into gate, d_up into up; their autograd history
+// is left as it is): for a backward that needs gate and up no more, so that the two largest
+// activations of a layer are not held twice.
+void silu_mul_backward_(const at::Tensor& dy, const at::Tensor& gate, const at::Tensor& up);
 
 // The gate mix of gated attention, per query head h:
 //   out = α_h · full + (1 − α_h) · streaming

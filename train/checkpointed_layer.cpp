@@ -2,6 +2,8 @@
 
 #include <torch/autograd.h>
 
+#include "kernels/training_ops.h"
+
 namespace duo {
 namespace {
 
@@ -34,16 +36,20 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     if (want_hidden) inputs.push_back(hidden);
     if (gates.requires_grad()) inputs.push_back(gates);
     if (inputs.empty()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-    // The recomputation stops before the down projection, whose output nothing needs: the
-    // layer's output is h + down(act), so its gradient reaches h as it is and act as
-    // grad · W_down (the weights are frozen): about a quarter of the recomputation's matrix products.
+    // The recomputation stops before the MLP's activation, whose output nothing needs: the
+    // layer's output is h + down(silu(gate) · up), so its gradient reaches h as it is and
+    // gate and up through the down projection's and SwiGLU's input gradients (the weights are
+    // frozen). That leaves out a quarter of the recomputation's matrix products, and SwiGLU's
+    // gradients overwrite gate and up (the projections that made them keep only their weights),
+    // so that the layer's largest activations are held once.
     LlamaModel::LayerBody body;
     {
       torch::autograd::AutoGradMode grad_on(true);
       body = model->layer_body(layer, hidden, 0, *attn);
     }
-    const at::Tensor d_act = at::matmul(grad_out[0], model->layers().at(layer).w_down);
-    auto grads = torch::autograd::grad({body.h, body.act}, inputs, {grad_out[0], d_act}, /*retain_graph=*/false,
+    kernels::silu_mul_backward_(at::matmul(grad_out[0], model->layers().at(layer).w_down), body.gate, body.up);
+    auto grads = torch::autograd::grad({body.h, body.gate, body.up}, inputs,
+                                       {grad_out[0], body.gate.detach(), body.up.detach()}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
     at::Tensor grad_hidden = want_hidden ? grads[0] : at::Tensor();
     at::Tensor grad_gates = gates.requires_grad() ? grads.back() : at::Tensor();

@@ -189,7 +189,7 @@ at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_
 
 at::Tensor LlamaModel::layer_output(int layer, const LayerBody& body) const {
   const Layer& l = layers_.at(layer);
-  return body.h + linear(body.act, l.w_down, l.b_down);
+  return body.h + linear(swiglu(body.gate, body.up), l.w_down, l.b_down);
 }
 
 LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden, int64_t start_pos,
@@ -214,7 +214,7 @@ LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden
   at::Tensor h = hidden + linear(a.transpose(1, 2).reshape({B, T, Hq * D}), l.wo, l.bo);
 
   at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
-  return {h, swiglu(linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up))};
+  return {h, linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)};
 }
 
 at::Tensor LlamaModel::final_norm(const at::Tensor& hidden) const { return rms_norm(hidden, norm_, cfg_.rms_norm_eps); }

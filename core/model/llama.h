@@ -41,12 +41,13 @@ class LlamaModel {
   at::Tensor embed(const at::Tensor& ids) const;  // [B, T] int64 -> [B, T, H]
   // One decoder layer, residuals included: hidden [B, T, H] at positions [start_pos, start_pos + T).
   at::Tensor layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
-  // The same layer up to its MLP's down projection: h, the residual stream after the attention
-  // block, and act, the MLP's activation; the layer's output is layer_output = h + down(act).
-  // Split for activation checkpointing, whose recomputation for backward stops before the down
-  // projection: backward needs its input gradient (grad · W_down), not its output.
+  // The same layer up to its MLP's activation: h, the residual stream after the attention
+  // block, and the MLP's gate and up projections; the layer's output is
+  // layer_output = h + down(silu(gate) · up). Split for activation checkpointing, whose
+  // recomputation for backward stops here: backward needs the input gradients of SwiGLU and
+  // the down projection (from gate, up and W_down), not their outputs.
   struct LayerBody {
-    at::Tensor h, act;
+    at::Tensor h, gate, up;
   };
   LayerBody layer_body(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
   at::Tensor layer_output(int layer, const LayerBody& body) const;

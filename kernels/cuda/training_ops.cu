@@ -65,6 +65,7 @@ __global__ void rms_norm_backward_kernel(const RmsNormBackwardParams p) {
   }
 }
 
+// d_gate and d_up may be gate and up themselves: each thread reads its vectors before it writes them.
 template <typename T>
 __global__ void silu_mul_backward_kernel(int64_t n, const T* dy, const T* gate, const T* up, T* d_gate, T* d_up) {
   wait_for_previous();
