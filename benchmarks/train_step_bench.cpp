@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
 
     std::fprintf(stderr, "building %lld-layer model with random weights on %s...\n",
                  (long long)cfg.num_hidden_layers, device.str().c_str());
-    const auto model = duo::LlamaModel::random(cfg, 0, dtype, device);
+    const auto model = duo::LlamaModel::random(cfg, 0, dtype, device, /*with_lm_head=*/false);  // as duo-train
     std::printf("streaming window: sink %lld + recent %lld, %s granularity; activation checkpointing %s\n",
                 (long long)sink, (long long)recent, granularity.c_str(), checkpointing ? "on" : "off");
     std::printf("%-8s %-10s %9s %10s %10s %7s %9s %11s %11s %8s\n", "tokens", "mode", "step_s", "tokens/s", "TFLOP/step",

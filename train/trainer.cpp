@@ -59,10 +59,11 @@ at::ScalarType to_scalar_type(Dtype dtype) {
 LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Device device) {
   const std::filesystem::path dir = config.model.path;
   if (config.model.random_config) {
-    return LlamaModel::random(load_model_config(dir / "config.json"), config.model.seed, dtype,
-                              device);
+    return LlamaModel::random(load_model_config(dir / "config.json"), config.model.seed, dtype, device,
+                              /*with_lm_head=*/false);
   }
-  return LlamaModel::load(dir, dtype, device);
+  // The distillation loss compares hidden states: the LM head is never used.
+  return LlamaModel::load(dir, dtype, device, /*with_lm_head=*/false);
 }
 
 // Where a --resume continues, decided before the model loads: the step of checkpoint.pt, or

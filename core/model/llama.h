@@ -30,9 +30,15 @@ class LlamaModel {
   // Loads a Hugging Face checkpoint directory, casting the weights to `dtype` on `device`. Throws
   // duo::Error, before copying any weight, for a weight missing or of the wrong shape or dtype,
   // and for a tensor of the checkpoint the model does not use (except those transformers ignores).
-  static LlamaModel load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device);
-  // Random weights (normal, std 0.02; norms 1) at the shapes of `cfg`, reproducible from `seed`.
-  static LlamaModel random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device);
+  // with_lm_head false: an untied LM head is checked but not loaded (gate training reads hidden
+  // states only; for a 128K vocabulary of width 4096 that is 1 GB of GPU memory), and asking for
+  // logits throws.
+  static LlamaModel load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device,
+                         bool with_lm_head = true);
+  // Random weights (normal, std 0.02; norms 1) at the shapes of `cfg`, reproducible from `seed`
+  // (the same draws with or without the LM head, which comes last).
+  static LlamaModel random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device,
+                           bool with_lm_head = true);
 
   const ModelConfig& config() const { return cfg_; }
   at::ScalarType dtype() const { return embed_tokens_.scalar_type(); }
