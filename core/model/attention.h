@@ -89,7 +89,8 @@ at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group);
 
 // softmax(q kᵀ / √D) v for queries at positions [start, start + Tq) over keys at [0, Tk),
 // each query seeing keys up to its own position; GQA heads share their KV head. Calls over a
-// cache (Tq < Tk) run under ShapeStableAttentionKernels.
+// cache (Tq < Tk) run in libtorch's flash kernel on a GPU (bottom-right causal), elsewhere under
+// ShapeStableAttentionKernels with the mask spelled out.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
 }  // namespace duo
