@@ -6,6 +6,7 @@
 #include "config.h"
 #include "trainer.h"
 #include "util/error.h"
+#include "util/path_check.h"
 
 int main(int argc, char** argv) {
   return duo::run_main("duo-train", [&]() -> int {
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
     }
 
     duo::TrainConfig config;
+    // Where the paths came from, for messages: the command line or the config file.
+    const char* out_flag = out_dir.empty() ? "run.out" : "--out";
     if (resume) {
       if (out_dir.empty() && config_file.empty())
         throw duo::Error("--resume needs --out DIR (or --config naming run.out)");
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
       if (!overrides.empty() || !model_dir.empty())
         throw duo::Error("--resume continues a run with its stored configuration; --set and --model "
                          "cannot change it");
+      duo::require_directory(out_dir, out_flag, "the run directory to resume");
       duo::RunFiles files(out_dir);
       if (!std::filesystem::exists(files.config))
         throw duo::Error(files.config, "no run to resume here (config.yaml is missing)");
@@ -57,6 +61,9 @@ int main(int argc, char** argv) {
       if (!out_dir.empty()) overrides.push_back("run.out=" + out_dir);
       config.apply_overrides(overrides);
     }
+    // Before anything loads: a wrong path is one line now, not after the model has loaded.
+    config.check_input_paths(model_dir.empty() ? "model.path" : "--model");
+    duo::prepare_output_directory(config.run.out, out_flag);
     return duo::train(config, resume);
   });
 }
