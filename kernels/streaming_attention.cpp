@@ -287,12 +287,8 @@ at::Tensor streaming_attention_reference(const at::Tensor& q, const at::Tensor& 
   // SDPA's memory-efficient kernel takes a mask but not enable_gqa (its fallback would
   // materialize every score), so KV heads are expanded to their query groups instead.
   const int64_t group = q.size(1) / k.size(1);
-  auto expand = [&](const at::Tensor& x) {
-    if (group == 1) return x;
-    auto s = x.sizes();
-    return x.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
-  };
-  return at::scaled_dot_product_attention(q, expand(k), expand(v), streaming_mask(w, q.size(2), q.device()));
+  return at::scaled_dot_product_attention(q, repeat_kv_heads(k, group), repeat_kv_heads(v, group),
+                                          streaming_mask(w, q.size(2), q.device()));
 }
 
 bool streaming_attention_supported(const at::Tensor& q, const StreamingWindow& w) {

@@ -20,11 +20,6 @@ namespace duo::kernels {
 namespace {
 
 #ifdef DUO_WITH_CUDA
-bool kernel_dtype(const at::Tensor& t) {
-  const auto d = t.scalar_type();
-  return t.is_cuda() && (d == at::kFloat || d == at::kHalf || d == at::kBFloat16);
-}
-
 // What the vectorised kernels need: rows of whole 16-byte vectors, 16-byte aligned.
 bool vector_rows(int64_t cols, std::initializer_list<const at::Tensor*> ts) {
   if (cols % 8 != 0) return false;

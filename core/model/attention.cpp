@@ -48,12 +48,6 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   return at::scaled_dot_product_attention(q, k, v, kpos <= qpos, 0.0, false, {}, gqa);
 }
 
-at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group) {
-  if (group == 1) return kv;
-  auto s = kv.sizes();
-  return kv.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
-}
-
 void Attention::decoded(int64_t pos) {
   throw std::logic_error("this attention does not decode with device positions (step at " + std::to_string(pos) + ")");
 }
