@@ -5,6 +5,11 @@
 //   duo-synth --config configs/llama3-8b.yaml --index 3
 //   duo-synth --tokenizer models/tiny-random --length 2000 --passkeys 2 --words 4
 //   duo-synth --config configs/llama3-8b.yaml --count 50 --json > samples.jsonl
+//
+// With --task it prints evaluation samples instead (eval_task.h: RULER's synthetic tasks and
+// instruction retention), one JSON line each:
+//   duo-synth --task ruler:niah_multikey_2 --length 4096 --seed 1 --tokenizer DIR --count 10
+//   duo-synth --tasks
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -16,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "synth/eval_task.h"
 #include "synth/passkey_from_config.h"
 #include "train/config.h"
 #include "util/error.h"
@@ -23,7 +29,10 @@
 namespace {
 
 struct Options {
-  std::string config_file, tokenizer, format, jsonl_field, color = "auto";
+  std::string config_file, tokenizer, format, jsonl_field, color = "auto", task;
+  std::optional<double> depth;
+  std::optional<int64_t> instructions;
+  bool list_tasks = false;
   std::vector<std::string> sets, haystack;
   std::optional<uint64_t> seed;
   std::optional<int64_t> passkeys, words, context_min, context_max, context_count, length;
@@ -80,6 +89,45 @@ void print_json(const duo::synth::PasskeySample& s) {
   std::cout << line.dump() << "\n";
 }
 
+void print_eval_json(const duo::synth::EvalSample& s) {
+  nlohmann::json instructions = nlohmann::json::array();
+  for (const auto& in : s.instructions)
+    instructions.push_back({{"kind", in.kind}, {"argument", in.argument}, {"text", in.text}});
+  const nlohmann::json line = {
+      {"task", s.task},
+      {"index", s.index},
+      {"seed", s.seed},
+      {"length", s.length},
+      {"tokens_to_generate", s.tokens_to_generate},
+      {"metric", s.metric},
+      {"prompt", s.prompt},
+      {"answer_prefix", s.answer_prefix},
+      {"answers", s.answers},
+      {"needles", s.needles},
+      {"depths", s.depths},
+      {"needle_tokens", s.needle_tokens},
+      {"context_tokens", {s.context_begin_token, s.context_end_token}},
+      {"haystack_units", s.haystack_units},
+      {"filler_chars", s.filler_chars},
+      {"instructions", instructions}};
+  // Haystack text is not always valid UTF-8; replace what is not rather than fail.
+  std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+// --task: evaluation samples from the config's tokenizer and haystack and the flags.
+int print_eval_samples(const Options& o, const duo::TrainConfig& config) {
+  if (!o.length) throw duo::Error("--task needs --length (the prompt's tokens)");
+  duo::synth::EvalConfig e;
+  e.task = o.task;
+  e.haystack = duo::synth::passkey_config(config).haystack;
+  e.seed = o.seed.value_or(42);
+  e.depth = o.depth;
+  if (o.instructions) e.num_instructions = *o.instructions;
+  const duo::synth::EvalGenerator gen(e, duo::Tokenizer::from_dir(config.tokenizer_dir()));
+  for (int64_t i = o.index; i < o.index + o.count; ++i) print_eval_json(gen.sample(i, *o.length));
+  return 0;
+}
+
 void print_sample(const duo::synth::PasskeyGenerator& gen, const duo::synth::PasskeySample& s,
                   bool color) {
   std::cout << "sample " << s.index << ": " << s.ids.size() << " tokens (" << s.haystack_tokens
@@ -123,7 +171,9 @@ int main(int argc, char** argv) {
   return duo::run_main("duo-synth", [&] {
     Options o;
     CLI::App app{"Print synthetic passkey-retrieval samples as duo-train sees them: passkeys in the "
-                 "haystack marked «…», the question/answer block the loss covers marked ⟦…⟧."};
+                 "haystack marked «…», the question/answer block the loss covers marked ⟦…⟧. With "
+                 "--task, print evaluation samples (RULER's synthetic tasks, instruction retention) "
+                 "as JSON lines: prompt, answers, task, length, depths, ..."};
     app.add_option("--config", o.config_file, "training config whose data section (and model.path "
                    "for the tokenizer) to use");
     app.add_option("--set", o.sets, "override a config key, e.g. --set data.num_passkeys=3");
@@ -146,12 +196,24 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "always", "never"}));
     app.add_flag("--lengths", o.list_lengths, "print the context lengths and the first epoch's order");
     app.add_flag("--json", o.json, "print each sample as a line of JSON (ids, spans, passkeys, depths)");
+    app.add_option("--task", o.task, "print evaluation samples of this task instead (see --tasks), e.g. "
+                   "ruler:niah_multikey_2; needs --length, the prompt's exact token count");
+    app.add_flag("--tasks", o.list_tasks, "list the evaluation tasks");
+    app.add_option("--depth", o.depth, "with --task (niah, retention): put the needles at this fraction "
+                   "of the haystack; default: drawn per sample as RULER does")->check(CLI::Range(0.0, 1.0));
+    app.add_option("--instructions", o.instructions, "with --task retention:*: instructions per "
+                   "sample (default 3)")->check(CLI::Range(1, 8));
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
       return app.exit(e);
     }
+    if (o.list_tasks) {
+      for (const std::string& name : duo::synth::eval_task_names()) std::cout << name << "\n";
+      return 0;
+    }
     const duo::TrainConfig config = resolve_config(o);
+    if (!o.task.empty()) return print_eval_samples(o, config);
     const duo::synth::PasskeyGenerator gen(duo::synth::passkey_config(config),
                                            duo::Tokenizer::from_dir(config.tokenizer_dir()));
     if (o.list_lengths) {
