@@ -7,8 +7,6 @@
 #include <tuple>
 #include <numeric>
 #include <unordered_set>
-#include <cstdio>
-#include <cstdlib>
 
 #include "util/error.h"
 
@@ -211,7 +209,6 @@ EvalSample fit(const Draft& draft, const Tokenizer& tokenizer, int64_t length) {
     if (found != memo.end()) return found->second;
     const int64_t n = int64_t(tokenizer.encode(draft.render(units, filler, variant).prompt, true).size());
     memo[key] = n;
-    if (getenv("DUO_FIT_DEBUG")) fprintf(stderr, "count(%ld, %zu, %d) = %ld\n", long(units), filler, variant, long(n));
     return n;
   };
   const std::string& task = draft.meta.task;

@@ -64,6 +64,7 @@ std::vector<std::string> words_of(std::string_view text) {
 }
 
 bool language_check(const std::string& language, std::string_view answer) {
+  function_words(language);  // an unknown language throws
   int64_t target = 0, best_other = 0;
   for (const std::string& l : {std::string("English"), std::string("French"), std::string("Spanish"), std::string("German")}) {
     const std::set<std::string>& fw = function_words(l);
