@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
                    "Bible of Debian's bible-kjv-text package");
     app.add_option("--format", o.format, "haystack format: text or jsonl");
     app.add_option("--jsonl-field", o.jsonl_field, "JSONL field holding the text (default text)");
-    app.add_option("--seed", o.seed, "data seed");
+    app.add_option("--seed", o.seed, "data seed (with --task: default 42, RULER's)");
     app.add_option("--passkeys", o.passkeys, "passkeys per sample");
     app.add_option("--words", o.words, "words per passkey");
     app.add_option("--context-min", o.context_min, "shortest context length");
@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
     app.add_option("--context-count", o.context_count, "number of context lengths");
     app.add_option("--index", o.index, "first sample index (data stream position)")->check(CLI::NonNegativeNumber);
     app.add_option("--count", o.count, "number of samples")->check(CLI::PositiveNumber);
-    app.add_option("--length", o.length, "context length in tokens instead of the index's own")
+    app.add_option("--length", o.length, "context length in tokens instead of the index's own; with "
+                   "--task, the prompt's exact token count")
         ->check(CLI::PositiveNumber);
     app.add_option("--color", o.color, "auto, always or never")
         ->check(CLI::IsMember({"auto", "always", "never"}));

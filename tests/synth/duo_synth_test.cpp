@@ -1,6 +1,7 @@
 // duo-synth, the program: help, a marked sample, config + flags, and errors on stderr with exit 1.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <sys/wait.h>
@@ -45,6 +46,71 @@ TEST(DuoSynth, Help) {
   EXPECT_CONTAINS(r.output, "--tokenizer");
   EXPECT_CONTAINS(r.output, "--config");
   EXPECT_CONTAINS(r.output, "--index");
+  EXPECT_CONTAINS(r.output, "--task");
+  EXPECT_CONTAINS(r.output, "--tasks");
+  EXPECT_CONTAINS(r.output, "--depth");
+  EXPECT_CONTAINS(r.output, "--instructions");
+  EXPECT_CONTAINS(r.output, "RULER");
+}
+
+TEST(DuoSynth, ListsTheEvaluationTasks) {
+  const Result r = run("--tasks");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* task : {"ruler:niah_single_1\n", "ruler:niah_multikey_2\n", "ruler:vt\n", "ruler:cwe\n",
+                           "ruler:fwe\n", "retention:instructions\n", "retention:system_prompt\n"})
+    EXPECT_CONTAINS(r.output, task);
+}
+
+// duo-synth --task prints JSONL that the tokenizers library agrees with
+// (tests/synth/check_eval_samples.py).
+TEST(DuoSynth, PrintsEvaluationSamplesAsJsonLines) {
+  const Result r = run("--task ruler:niah_multikey_2 --length 2048 --seed 1 --count 2 --tokenizer " + llama3());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2);
+  EXPECT_EQ(r.output.rfind("{\"answer_prefix\":\" The special magic number for ", 0), 0u) << r.output.substr(0, 200);
+  for (const char* key : {"\"task\":\"ruler:niah_multikey_2\"", "\"length\":2048", "\"seed\":1", "\"index\":1",
+                          "\"prompt\":\"A special magic number is hidden", "\"answers\":[\"", "\"depths\":[",
+                          "\"needle_tokens\":[", "\"metric\":\"string_match_all\"", "\"tokens_to_generate\":128"})
+    EXPECT_CONTAINS(r.output, key);
+  EXPECT_EQ(run("--task ruler:niah_multikey_2 --length 2048 --seed 1 --count 2 --tokenizer " + llama3()).output,
+            r.output) << "the same seed, the same samples";
+  EXPECT_NE(run("--task ruler:niah_multikey_2 --length 2048 --seed 2 --count 2 --tokenizer " + llama3()).output,
+            r.output);
+
+  const std::string python = synth_test::python();
+  const std::string checker = (synth_test::source_dir() / "tests/synth/check_eval_samples.py").string();
+  for (const std::string tokenizer : {"llama3", "llama2"}) {
+    const std::string dir = (synth_test::fixtures_dir() / "tokenizers" / tokenizer).string();
+    std::string lines;
+    for (const std::string task : {"ruler:niah_single_1", "ruler:niah_single_2", "ruler:niah_multiquery",
+                                   "ruler:niah_multikey_3", "ruler:vt", "ruler:cwe", "ruler:fwe",
+                                   "retention:instructions"}) {
+      const Result samples = run("--task " + task + " --length 3100 --count 2 --haystack " + prose_file() +
+                                 " --tokenizer " + dir);
+      ASSERT_EQ(samples.status, 0) << samples.output;
+      lines += samples.output;
+    }
+    const std::string file = synth_test::write_file("eval-" + tokenizer + ".jsonl", lines).string();
+    FILE* pipe = popen((python + " " + checker + " " + dir + " " + file + " 2>&1").c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    std::array<char, 4096> buffer;
+    for (std::size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
+    EXPECT_EQ(pclose(pipe), 0) << output;
+    EXPECT_CONTAINS(output, "16 samples match");
+  }
+}
+
+TEST(DuoSynth, EvaluationErrors) {
+  const Result no_length = run("--task ruler:vt --tokenizer " + llama3());
+  EXPECT_EQ(no_length.status, 1);
+  EXPECT_CONTAINS(no_length.output, "duo-synth: error: --task needs --length");
+  const Result unknown = run("--task ruler:qa_1 --length 1000 --tokenizer " + llama3());
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_CONTAINS(unknown.output, "duo-synth: error: unknown task 'ruler:qa_1'; the tasks are ruler:niah_single_1");
+  const Result depth = run("--task ruler:niah_single_1 --length 1000 --depth 2 --tokenizer " + llama3());
+  EXPECT_NE(depth.status, 0);
+  EXPECT_CONTAINS(depth.output, "--depth");
 }
 
 TEST(DuoSynth, PrintsAMarkedSample) {
