@@ -287,7 +287,7 @@ EvalSample fit(const Draft& draft, const Tokenizer& tokenizer, int64_t length) {
       const auto tokens_before = [&](std::size_t offset) {
         return int64_t(tokenizer.encode(std::string_view(r.prompt).substr(0, offset), true).size());
       };
-      s.context_begin_token = r.context_begin ? tokens_before(r.context_begin) : tokens_before(0);
+      s.context_begin_token = tokens_before(r.context_begin);
       s.context_end_token = tokens_before(r.context_end);
       std::vector<std::size_t> order(draft.pieces.size());
       std::iota(order.begin(), order.end(), 0);

@@ -13,6 +13,7 @@
 
 #include "synth/eval_task.h"
 #include "synth/eval_words.h"
+#include "synth/kjv_bible.h"
 #include "synth_test_util.h"
 #include "util/error.h"
 
@@ -77,6 +78,7 @@ std::string error_of(const std::function<void()>& body) {
 struct Case {
   std::string task, tokenizer;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.task << " with " << c.tokenizer; }
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   std::string name = info.param.task + "_" + info.param.tokenizer;
   for (char& c : name)
@@ -537,4 +539,15 @@ TEST(EvalWords, ListsAreSortedLowercaseAndDistinct) {
     EXPECT_EQ(std::set<std::string>(list->begin(), list->end()).size(), list->size());
     for (const std::string& w : *list) EXPECT_TRUE(std::regex_match(w, std::regex("[a-z]+"))) << w;
   }
+}
+
+TEST(EvalGenerator, DefaultEssayIsTheShippedKjvBible) {
+  if (!std::filesystem::exists(duo::synth::kKjvBibleFile)) GTEST_SKIP() << "bible-kjv-text is not installed on this host";
+  EvalConfig c = config("ruler:niah_single_2");
+  c.haystack.files.clear();
+  const EvalSample s = EvalGenerator(c, llama3()).sample(0, 2000);
+  EXPECT_TRUE(s.prompt.starts_with(kNiahSingleHead + "In the beginning God created the heaven and the earth.") ||
+              s.prompt.starts_with(kNiahSingleHead + s.needles[0] + " In the beginning God created"))
+      << s.prompt.substr(0, 300);
+  EXPECT_EQ(int64_t(llama3().encode(s.prompt, true).size()), 2000);
 }
