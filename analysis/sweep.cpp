@@ -23,6 +23,7 @@
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 namespace {
@@ -158,15 +159,15 @@ void append_sweep_csv(const std::filesystem::path& path, const SweepRow& r) {
     last.seekg(-1, std::ios::end);
     cut_short = last.get() != '\n';
   }
-  std::ofstream out(path, std::ios::app);
+  std::ostringstream out;
   if (fresh) out << kCsvHeader << "\n";
   if (cut_short) out << "\n";
   out << r.method << ',' << r.seed << ',' << format_number(r.sparsity, 6) << ',' << r.length << ','
       << format_number(r.depth, 6) << ',' << r.sample << ',' << r.exact << ','
       << format_number(r.overlap, 6) << ',' << r.kv_bytes << ',' << format_number(r.prefill_s, 6)
       << ',' << format_number(r.decode_s_per_token, 6) << ',' << r.retrieval_heads << "\n";
-  out.flush();
-  if (!out) throw Error(path, "cannot write");
+  // Flushed to the disk, or an error naming the file; a row the disk refused is cut off again.
+  append_text_file(path, out.str());
 }
 
 std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {

@@ -5,6 +5,7 @@
 
 #include "history/hdf5_util.h"
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo {
 
@@ -98,9 +99,9 @@ void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path) {
   if (meta.sink < 0 || meta.recent < 0) throw Error(path, "sink and recent must not be negative");
 }
 
-void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns) {
-  h5::Id file(h5::check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
-                        "cannot create file"));
+void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns,
+                bool sync) {
+  h5::Id file = h5::create_memory_file(path);
   const hid_t f = file.get();
   h5::write_attr(f, "format", std::string(kHistoryFormat), path);
   h5::write_attr(f, "schema_version", kHistorySchemaVersion, path);
@@ -128,8 +129,7 @@ void write_file(const std::filesystem::path& path, const HistoryMeta& meta, cons
   write_dataset(f, kTokens, H5T_STD_I64LE, H5T_NATIVE_INT64, columns.tokens.data(), rows, {}, path);
   write_dataset(f, kWallTime, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, columns.wall_time.data(), rows, {}, path);
   group.reset();
-  hid_t raw = file.release();
-  h5::check_status(H5Fclose(raw), path, "cannot close file");
+  write_text_file(path, h5::finish_memory_file(std::move(file), path), WriteFileOptions{sync});
 }
 
 StoredHistory read_file(const std::filesystem::path& path) {

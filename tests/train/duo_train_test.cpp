@@ -18,6 +18,7 @@
 
 #include "history/history_reader.h"
 #include "history/history_writer.h"
+#include "file_limit.h"
 
 namespace fs = std::filesystem;
 
@@ -217,6 +218,28 @@ TEST(DuoTrain, ResumeSaysWhichRowsPastTheCheckpointItDrops) {
   expect_one_line_error(r, (out / "history.h5").string() + ": ends at step 1, but checkpoint.pt is at step 4: steps "
                            "would be missing; nothing was changed");
   EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
+}
+
+// A full disk during training: one error line naming history.h5 and the reason, exit 1 (HDF5
+// writing the file itself printed two lines, left history.h5.partial and crashed at exit, rc 139);
+// the history keeps what was written before and the run resumes once there is room.
+TEST(DuoTrain, DiskFullIsOneErrorAndTheRunResumesLater) {
+  auto out = fresh_dir("disk_full");
+  fs::create_directories(out);
+  // config.yaml (1 KB) and the empty history (10 KB) fit; the history with its first step (33 KB) does not.
+  const Result r = [&] {
+    duo::test::FileSizeLimit limit(20 * 1024);
+    return run(train_cmd() + " --set run.steps=2 --out " + out.string());
+  }();
+  expect_one_line_error(r, (out / "history.h5").string() + ": write failed: File too large");
+  EXPECT_EQ(r.output.find("HDF5"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out / "history.h5.partial"));
+  EXPECT_EQ(duo::HistoryReader(out / "history.h5").rows(), 0);
+
+  auto resumed = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto check = run(py("check_history.py") + " " + (out / "history.h5").string() + " 2 4 2");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
 TEST(DuoTrain, RefusesToOverwriteAnExistingRun) {
