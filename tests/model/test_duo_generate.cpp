@@ -10,6 +10,7 @@
 #include <string>
 
 #include "model/safetensors.h"
+#include "file_limit.h"
 #include "model_test_util.h"
 
 namespace duo {
@@ -50,6 +51,27 @@ TEST(ModelDuoGenerate, BadCheckpointExitsOneWithOneLine) {
   r = run_tool("--model " + dir.string() + " --ids 1,99", dir);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("token id 99"), std::string::npos) << r.err;
+}
+
+// A dump the disk refuses (here: a file size limit, as on a full disk) is one error line naming
+// the file and the reason, exit 1; no temporary file is left and an older dump stays as it was.
+TEST(ModelDuoGenerate, ADumpThatCannotBeWrittenIsOneErrorNamingTheFile) {
+  const fs::path dir = test::fresh_dir();
+  test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
+  std::string ids = "1";
+  for (int i = 0; i < 39; ++i) ids += "," + std::to_string(i % 16);  // hidden states of 40 tokens: 1.4 KB
+  for (const std::string name : {"dump.hidden.npy", "dump.h5"}) {
+    test::write_file(dir / name, "an older dump");
+    const fs::path dump = dir / (name == "dump.h5" ? "dump.h5" : "dump.npy");
+    ToolRun r = [&] {
+      test::FileSizeLimit limit(1024);
+      return run_tool("--model " + dir.string() + " -n 1 --ids " + ids + " --dump " + dump.string(), dir);
+    }();
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(r.err, "duo-generate: error: " + (dir / name).string() + ": write failed: File too large\n");
+    EXPECT_EQ(test::read_file(dir / name), "an older dump");
+    EXPECT_FALSE(fs::exists(dir / (name + ".partial"))) << name;
+  }
 }
 
 TEST(ModelDuoGenerate, GeneratesAndDumpsLikeTransformers) {
