@@ -2,6 +2,7 @@
 #include "analysis/pattern_json.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -117,7 +118,16 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
       if (l < 0 || l >= g.num_layers || h < 0 || h >= g.num_kv_heads)
         throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") is out of range");
       const size_t i = static_cast<size_t>(l) * g.num_kv_heads + h;
-      g.gates[i] = head.at("gate").get<float>();
+      // Gates lie in [0, 1]: duo-train clamps them there, and so does the reference loader for
+      // its TSV (gate_set.cpp); a value outside, or one that overflowed to infinity, is refused.
+      const double gate = head.at("gate").get<double>();
+      if (!(gate >= 0 && gate <= 1)) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%.9g", gate);
+        throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") has gate " +
+                              shown + ", not in [0, 1]");
+      }
+      g.gates[i] = static_cast<float>(gate);
       const std::string role = head.at("role").get<std::string>();
       if (role != "retrieval" && role != "streaming")
         throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") has role \"" + role +

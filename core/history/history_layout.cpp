@@ -1,6 +1,8 @@
 // Writing and reading one complete gate-history file (docs/history-schema.md).
 #include "history/history_layout.h"
 
+#include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "history/hdf5_util.h"
@@ -99,6 +101,15 @@ void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path) {
   if (meta.sink < 0 || meta.recent < 0) throw Error(path, "sink and recent must not be negative");
 }
 
+void check_gate(float gate, int64_t step, int layer, int kv_head, const std::filesystem::path& path) {
+  if (gate >= 0.0f && gate <= 1.0f) return;
+  char value[32];
+  std::snprintf(value, sizeof value, "%.9g", static_cast<double>(gate));
+  throw Error(path, "step " + std::to_string(step) + ", layer " + std::to_string(layer) + ", KV head " +
+                        std::to_string(kv_head) + ": gate " + value + " is not in [0, 1]" +
+                        (std::isnan(gate) ? " (the training diverged?)" : ""));
+}
+
 void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns,
                 bool sync) {
   h5::Id file = h5::create_memory_file(path);
@@ -171,6 +182,11 @@ StoredHistory read_file(const std::filesystem::path& path) {
   }
   const int64_t gates_per_step = int64_t{meta.num_layers} * meta.num_kv_heads;
   c.gates = read_dataset<float>(f, kGates, H5T_NATIVE_FLOAT, rows, gates_per_step, path);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int l = 0; l < meta.num_layers; ++l)
+      for (int h = 0; h < meta.num_kv_heads; ++h)
+        check_gate(c.gates[static_cast<size_t>((i * meta.num_layers + l) * meta.num_kv_heads + h)], c.step[i], l, h,
+                   path);
   c.loss_total = read_dataset<double>(f, kLossTotal, H5T_NATIVE_DOUBLE, rows, 1, path);
   c.loss_distill = read_dataset<double>(f, kLossDistill, H5T_NATIVE_DOUBLE, rows, 1, path);
   c.loss_reg = read_dataset<double>(f, kLossReg, H5T_NATIVE_DOUBLE, rows, 1, path);

@@ -83,6 +83,10 @@ void HistoryWriter::append(const StepRecord& record) {
     throw Error(path_, "step " + std::to_string(record.step) + " has " + std::to_string(record.gates.size()) +
                            " gates, expected " + std::to_string(gate_count) + " (layers x KV heads)");
   if (record.step < 0) throw Error(path_, "step must not be negative, got " + std::to_string(record.step));
+  // What the reader would refuse is not written: the file keeps the steps before.
+  for (int l = 0; l < meta_.num_layers; ++l)
+    for (int h = 0; h < meta_.num_kv_heads; ++h)
+      layout::check_gate(record.gates[static_cast<size_t>(l) * meta_.num_kv_heads + h], record.step, l, h, path_);
   if (rows() > 0 && record.step != next_step())
     throw Error(path_, "step " + std::to_string(record.step) + " does not follow step " +
                            std::to_string(next_step() - 1) + " (steps must be consecutive)");

@@ -294,6 +294,28 @@ TEST(PatternJson, ReadsFilesWithoutAWindowSource) {
   EXPECT_FALSE(b.pattern.trained_window.has_value());
 }
 
+// Gates outside [0, 1] (which neither duo-train nor the reference loader can leave) are refused,
+// naming the file and the head (JSON holds no NaN or infinity; 1e300 would be one as a float).
+TEST(PatternJson, GatesOutsideZeroToOneAreRefusedNamingTheHead) {
+  fs::path dir = fresh_dir("json_gates");
+  const GateSet g = final_targets();
+  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.5), g);
+  nlohmann::json doc = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  ASSERT_EQ(doc["heads"][4]["layer"], 1);
+  ASSERT_EQ(doc["heads"][4]["kv_head"], 0);
+  doc["heads"][4]["gate"] = 0.123456;
+  const std::string text = doc.dump();
+  for (const auto& [bad, shown] : std::vector<std::pair<std::string, std::string>>{
+           {"7.5", "7.5"}, {"-2", "-2"}, {"1e300", "1e+300"}, {"1.0000001", "1.0000001"}}) {
+    std::string edited = text;
+    edited.replace(edited.find("0.123456"), 8, bad);
+    std::ofstream(dir / "bad.json") << edited;
+    EXPECT_EQ(error_of([&] { read_pattern_json(dir / "bad.json"); }),
+              (dir / "bad.json").string() + ": head (layer 1, kv_head 0) has gate " + shown + ", not in [0, 1]")
+        << bad;
+  }
+}
+
 TEST(AnalysisHistory, ConvergenceAndStepSelection) {
   fs::path file = fresh_dir("history") / "run.h5";
   duo::test::write_synthetic_run(file, 100);

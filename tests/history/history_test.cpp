@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -261,6 +262,58 @@ TEST(History, BadFilesGiveOneClearError) {
   hid_t f = H5Fcreate(other.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(f);
   EXPECT_NE(error_of([&] { HistoryReader{other}; }).find("not a duo gate history"), std::string::npos);
+}
+
+namespace {
+
+// Overwrites one gate of a history in place, as an edit by another tool would.
+void set_gate(const fs::path& file, int64_t row, int layer, int head, float value) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t set = H5Dopen2(f, "gates", H5P_DEFAULT);
+  hid_t space = H5Dget_space(set);
+  const hsize_t start[3] = {static_cast<hsize_t>(row), static_cast<hsize_t>(layer), static_cast<hsize_t>(head)};
+  const hsize_t count[3] = {1, 1, 1};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  hid_t one = H5Screate_simple(1, count, nullptr);
+  ASSERT_GE(H5Dwrite(set, H5T_NATIVE_FLOAT, one, space, H5P_DEFAULT, &value), 0);
+  H5Sclose(one);
+  H5Sclose(space);
+  H5Dclose(set);
+  H5Fclose(f);
+}
+
+}  // namespace
+
+// duo-train clamps every gate to [0, 1] after each step (as the reference does): a value outside,
+// or NaN, is refused naming the file, step, layer and KV head, by the reader and by the writer.
+TEST(History, GatesOutsideZeroToOneAreRefusedNamingTheHead) {
+  fs::path dir = fresh_dir("gates");
+  fs::path good = dir / "good.h5";
+  {
+    auto writer = HistoryWriter::create(good, synthetic_meta());
+    write_steps(writer, 0, 5);
+  }
+  for (const auto& [value, shown] : std::vector<std::pair<float, std::string>>{
+           {5.0f, "5 is not in [0, 1]"}, {-3.0f, "-3 is not in [0, 1]"},
+           {std::nanf(""), "nan is not in [0, 1] (the training diverged?)"}}) {
+    fs::path bad = dir / "bad.h5";
+    fs::remove(bad);
+    fs::copy_file(good, bad);
+    set_gate(bad, 3, 2, 1, value);
+    EXPECT_EQ(error_of([&] { HistoryReader{bad}; }), bad.string() + ": step 3, layer 2, KV head 1: gate " + shown);
+    EXPECT_EQ(error_of([&] { HistoryWriter::resume(bad, 5); }),
+              bad.string() + ": step 3, layer 2, KV head 1: gate " + shown);
+  }
+  auto writer = HistoryWriter::resume(good, 5);
+  auto record = synthetic_step(writer.meta(), 5);
+  record.gates[1] = std::nanf("");
+  EXPECT_EQ(error_of([&] { writer.append(record); }),
+            good.string() + ": step 5, layer 0, KV head 1: gate nan is not in [0, 1] (the training diverged?)");
+  EXPECT_EQ(HistoryReader(good).rows(), 5) << "the refused step reached the file";
+  record.gates[1] = 1.0f;
+  writer.append(record);
+  EXPECT_EQ(HistoryReader(good).rows(), 6);
 }
 
 namespace {
