@@ -190,6 +190,16 @@ int main(int argc, char** argv) {
       std::cerr << "duo-generate: note: " << ids.size() + n << " tokens exceed the model's sliding_window of "
                 << window << "; duo attends over the whole context\n";
 
+    // Past max_position_embeddings a model runs on positions it was not trained for. A warning,
+    // not a refusal: running a model past it (RoPE extrapolation, a config.json that understates
+    // its context) is a legitimate experiment, and the tokens still come out.
+    const int64_t positions = model.config().max_position_embeddings;
+    if (positions > 0 && static_cast<int64_t>(ids.size()) + n > positions)
+      std::cerr << "duo-generate: warning: the prompt's " << ids.size() << " tokens + " << n << " new ones ("
+                << ids.size() + n << ") exceed the model's max_position_embeddings of " << positions << " ("
+                << (random_config.empty() ? (fs::path(model_dir) / "config.json").string() : random_config)
+                << "); past it the model runs on positions it was not trained for\n";
+
     duo::GenerateOptions opts;
     opts.max_new_tokens = n;
     opts.stop_at_eos = !ignore_eos;

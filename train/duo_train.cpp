@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     }
 
     duo::TrainConfig config;
+    std::string source;  // where the configuration's values came from, for errors
     if (resume) {
       if (out_dir.empty() && config_file.empty())
         throw duo::Error("--resume needs --out DIR (or --config naming run.out)");
@@ -50,13 +51,15 @@ int main(int argc, char** argv) {
         throw duo::Error(files.config, "no run to resume here (config.yaml is missing)");
       config = duo::TrainConfig::load(files.config);
       config.run.out = out_dir;
+      source = files.config.string();
     } else {
       if (config_file.empty()) throw duo::Error("--config FILE is required (see --help)");
       config = duo::TrainConfig::load(config_file);
       if (!model_dir.empty()) overrides.push_back("model.path=" + model_dir);
       if (!out_dir.empty()) overrides.push_back("run.out=" + out_dir);
       config.apply_overrides(overrides);
+      source = config_file + (overrides.empty() ? "" : " with --set");
     }
-    return duo::train(config, resume);
+    return duo::train(config, resume, source);
   });
 }

@@ -101,6 +101,19 @@ std::optional<int64_t> plan_resume(const RunFiles& files) {
   return step;
 }
 
+// The longest sample must fit the positions the model was trained on (checked before the model
+// loads): past max_position_embeddings a model runs on positions it never saw, and gates trained
+// there describe that, not the model. A config.json without the key is not checked.
+void check_context_fits(const TrainConfig& config, const std::string& config_source) {
+  const std::filesystem::path model_config = std::filesystem::path(config.model.path) / "config.json";
+  const int64_t limit = load_model_config(model_config).max_position_embeddings;
+  if (limit > 0 && config.data.context_max > limit)
+    throw Error("data.context_max is " + std::to_string(config.data.context_max) + " tokens (" + config_source +
+                "), more than the model's max_position_embeddings of " + std::to_string(limit) + " (" +
+                model_config.string() + "); lower data.context_max (and data.context_min) to at most " +
+                std::to_string(limit));
+}
+
 }  // namespace
 
 RunFiles::RunFiles(const std::filesystem::path& out_dir)
@@ -109,7 +122,7 @@ RunFiles::RunFiles(const std::filesystem::path& out_dir)
       history(out_dir / "history.h5"),
       checkpoint(out_dir / "checkpoint.pt") {}
 
-int train(const TrainConfig& config, bool resume) {
+int train(const TrainConfig& config, bool resume, const std::string& config_source) {
   if (config.model.path.empty())
     throw Error("model.path is empty: name a checkpoint directory in the config or with --model");
   RunFiles files(config.run.out);
@@ -117,6 +130,7 @@ int train(const TrainConfig& config, bool resume) {
     throw Error(files.dir, "already holds a run (history.h5); pass --resume to continue it, or "
                            "choose another --out");
   const std::optional<int64_t> resume_step = resume ? plan_resume(files) : std::nullopt;
+  check_context_fits(config, config_source);
   std::filesystem::create_directories(files.dir);
 
   const auto device = resolve_device(config.model.device);

@@ -335,6 +335,8 @@ TEST(tokenizer_cli, DecodeRefusesIdsOutsideTheVocabulary) {
   const std::string tokenizer = "--tokenizer " + quote(fixture("llama3")) + " --decode";
   expect_error(run(tokenizer + " 9906 128256"), {"id 128256", "size 128256"});
   expect_error(run(tokenizer + " 9906,99999999999999999999"), {"id 99999999999999999999", "size 128256"});
+  expect_error(run(tokenizer + " 9906 2147483647"), {"id 2147483647", "size 128256"});
+  expect_error(run(tokenizer + " 100000000"), {"id 100000000", "size 128256"});
   expect_error(run(tokenizer + " -- -1"), {"id -1", "size 128256"});
   expect_error(run(tokenizer + " 12x"), {"\"12x\" is not a token id"});
   const fs::path file = write("oov.jsonl", "{\"ids\": [1]}\n{\"ids\": [1, 300000]}\n");

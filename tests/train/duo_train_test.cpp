@@ -132,6 +132,18 @@ TEST(DuoTrain, OutOfRangeOverrideIsOneClearError) {
   expect_one_line_error(run(train_cmd() + " --set optim.lr=-1"), "optim.lr");
 }
 
+// Samples longer than the model's positions are refused before the model loads, naming both
+// numbers and both files.
+TEST(DuoTrain, ContextBeyondTheModelsPositionsIsOneClearError) {
+  auto out = fresh_dir("too_long");
+  auto r = run(train_cmd() + " --set data.context_max=9000 --out " + out.string());
+  expect_one_line_error(r, "data.context_max is 9000 tokens (" + env("DUO_SOURCE_DIR") +
+                               "/configs/tiny-random.yaml with --set), more than the model's max_position_embeddings "
+                               "of 8192 (" + env("DUO_SOURCE_DIR") + "/models/tiny-random/config.json)");
+  EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(DuoTrain, MissingCheckpointDirectoryIsOneClearError) {
   auto dir = fresh_dir("nomodel");
   expect_one_line_error(run(train_cmd() + " --set model.random_config=false --model " +
