@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "analysis/attention_scores.h"
 #include "analysis/compare.h"
@@ -196,8 +197,11 @@ void AttentionCommand::run() const {
   if (o.samples < 1) throw Error("--samples " + std::to_string(o.samples) + ": must be at least 1");
   for (int64_t len : o.lengths)
     if (len < 1) throw Error("--lengths: every length must be a positive number of tokens, got " + std::to_string(len));
-  if ((sink_option_->count() && o.sink < 0) || (recent_option_->count() && o.recent < 0))
-    throw Error("--sink and --recent must not be negative");
+  for (const auto& [given, value, name] : {std::tuple{sink_option_->count() > 0, o.sink, "--sink"},
+                                            std::tuple{recent_option_->count() > 0, o.recent, "--recent"}})
+    if (given && (value < 0 || value > kMaxWindowTokens))
+      throw Error(std::string(name) + " " + std::to_string(value) + ": expected an integer in [0, " +
+                  std::to_string(kMaxWindowTokens) + "]");
   check_sparsity(o.sparsity);
 
   const TrainConfig config = load_config(o);

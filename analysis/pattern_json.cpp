@@ -90,8 +90,13 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
       throw Error(path, "rule \"" + p.rule + "\" is neither \"sparsity\" nor \"threshold\"");
     if (!doc.at("requested_sparsity").is_null()) p.requested_sparsity = doc.at("requested_sparsity").get<double>();
     if (!doc.at("threshold").is_null()) p.threshold = doc.at("threshold").get<double>();
-    p.window = StreamingWindow{doc.at("sink").get<int64_t>(), doc.at("recent").get<int64_t>()};
-    if (p.window.sink < 0 || p.window.recent < 0) throw Error(path, "sink and recent must not be negative");
+    // A window size: a JSON integer in [0, kMaxWindowTokens] (1e12 or 2.5 are not).
+    auto window_size = [&](const json& v, const std::string& key) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxWindowTokens)
+        throw Error(path, key + " is " + v.dump() + ", not an integer in [0, " + std::to_string(kMaxWindowTokens) + "]");
+      return v.get<int64_t>();
+    };
+    p.window = StreamingWindow{window_size(doc.at("sink"), "sink"), window_size(doc.at("recent"), "recent")};
     if (doc.contains("window_source")) {
       p.window_source = doc.at("window_source").get<std::string>();
       if (p.window_source != "trained" && p.window_source != "override" && p.window_source != "default")
@@ -100,7 +105,8 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
         p.trained_window = p.window;
       } else if (p.window_source == "override" && !doc.at("trained_window").is_null()) {
         const json& t = doc.at("trained_window");
-        p.trained_window = StreamingWindow{t.at("sink").get<int64_t>(), t.at("recent").get<int64_t>()};
+        p.trained_window = StreamingWindow{window_size(t.at("sink"), "trained_window.sink"),
+                                           window_size(t.at("recent"), "trained_window.recent")};
       }
     } else {
       // Written before the window's source was recorded: the window was --sink/--recent as

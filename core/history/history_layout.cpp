@@ -3,9 +3,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <vector>
 
 #include "history/hdf5_util.h"
+#include "model/streaming_window.h"
 #include "util/error.h"
 #include "util/text_file.h"
 
@@ -98,7 +100,10 @@ void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path) {
   if (meta.num_heads % meta.num_kv_heads != 0)
     throw Error(path, "num_heads (" + std::to_string(meta.num_heads) + ") is not a multiple of num_kv_heads (" +
                           std::to_string(meta.num_kv_heads) + ")");
-  if (meta.sink < 0 || meta.recent < 0) throw Error(path, "sink and recent must not be negative");
+  for (const auto& [value, name] : {std::pair{meta.sink, "sink"}, std::pair{meta.recent, "recent"}})
+    if (value < 0 || value > kMaxWindowTokens)
+      throw Error(path, std::string(name) + " must be an integer in [0, " + std::to_string(kMaxWindowTokens) +
+                            "], got " + std::to_string(value));
 }
 
 void check_gate(float gate, int64_t step, int layer, int kv_head, const std::filesystem::path& path) {
@@ -162,13 +167,22 @@ StoredHistory read_file(const std::filesystem::path& path) {
   meta.config_yaml = h5::read_string_attr(f, "config_yaml", path);
   meta.model_name = h5::read_string_attr(f, "model_name", path);
   meta.architecture = h5::read_string_attr(f, "architecture", path);
-  auto read_int = [&](const char* name) { return static_cast<int>(h5::read_int_attr(f, name, path)); };
-  meta.num_layers = read_int("num_layers");
-  meta.num_heads = read_int("num_heads");
-  meta.num_kv_heads = read_int("num_kv_heads");
-  meta.head_dim = read_int("head_dim");
-  meta.sink = read_int("sink");
-  meta.recent = read_int("recent");
+  // Range-checked before the cast, so that 2^40 layers is not read as 0 nor a sink of 1e12 as
+  // a negative number.
+  auto read_int = [&](const char* name, int64_t lo, int64_t hi) {
+    const int64_t value = h5::read_int_attr(f, name, path);
+    if (value < lo || value > hi)
+      throw Error(path, std::string("attribute '") + name + "' is " + std::to_string(value) + ", not an integer in [" +
+                            std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return static_cast<int>(value);
+  };
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  meta.num_layers = read_int("num_layers", 1, kMaxInt);
+  meta.num_heads = read_int("num_heads", 1, kMaxInt);
+  meta.num_kv_heads = read_int("num_kv_heads", 1, kMaxInt);
+  meta.head_dim = read_int("head_dim", 1, kMaxInt);
+  meta.sink = read_int("sink", 0, kMaxWindowTokens);
+  meta.recent = read_int("recent", 0, kMaxWindowTokens);
   validate_meta(meta, path);
 
   HistoryColumns& c = stored.columns;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "analysis/compare.h"
@@ -135,7 +136,7 @@ TEST(Pattern, DeploysTheTrainedWindowUnlessOverridden) {
   EXPECT_EQ(p.window_source, "trained");
   override_window(p, {});
   EXPECT_EQ(p.window_source, "trained");
-  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: must not be negative");
+  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: expected an integer in [0, 16777216]");
 }
 
 TEST(Pattern, SparsityOutsideZeroToOneIsAnError) {
@@ -314,6 +315,26 @@ TEST(PatternJson, GatesOutsideZeroToOneAreRefusedNamingTheHead) {
               (dir / "bad.json").string() + ": head (layer 1, kv_head 0) has gate " + shown + ", not in [0, 1]")
         << bad;
   }
+}
+
+// Window sizes: integers in [0, 2^24], in a pattern JSON and as --sink/--recent (1e12 was taken).
+TEST(PatternJson, WindowSizesMustBeIntegersInRange) {
+  fs::path dir = fresh_dir("json_window");
+  const GateSet g = final_targets();
+  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.5), g);
+  const nlohmann::json doc = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  for (const auto& [key, value, shown] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"sink", 1000000000000, "1000000000000"}, {"sink", 2.5, "2.5"}, {"recent", -1, "-1"}}) {
+    nlohmann::json edited = doc;
+    edited[key] = value;
+    std::ofstream(dir / "bad.json") << edited.dump();
+    EXPECT_EQ(error_of([&] { read_pattern_json(dir / "bad.json"); }),
+              (dir / "bad.json").string() + ": " + key + " is " + shown + ", not an integer in [0, 16777216]");
+  }
+  Pattern p = select_by_sparsity(g, 0.5);
+  EXPECT_EQ(error_of([&] { override_window(p, {.sink = 1000000000000}); }),
+            "--sink 1000000000000: expected an integer in [0, 16777216]");
+  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: expected an integer in [0, 16777216]");
 }
 
 TEST(AnalysisHistory, ConvergenceAndStepSelection) {

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "history/history_reader.h"
 #include "history/history_writer.h"
@@ -104,10 +105,10 @@ std::string error_of(const std::function<void()>& body) {
   return "";
 }
 
-void set_schema_version(const fs::path& file, int64_t version) {
+void set_int_attr(const fs::path& file, const char* name, int64_t version) {
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   ASSERT_GE(f, 0);
-  hid_t attr = H5Aopen(f, "schema_version", H5P_DEFAULT);
+  hid_t attr = H5Aopen(f, name, H5P_DEFAULT);
   ASSERT_GE(attr, 0);
   ASSERT_GE(H5Awrite(attr, H5T_NATIVE_INT64, &version), 0);
   H5Aclose(attr);
@@ -254,9 +255,22 @@ TEST(History, BadFilesGiveOneClearError) {
 
   fs::path newer = dir / "newer.h5";
   fs::copy_file(good, newer);
-  set_schema_version(newer, duo::kHistorySchemaVersion + 1);
+  set_int_attr(newer, "schema_version", duo::kHistorySchemaVersion + 1);
   message = error_of([&] { HistoryReader{newer}; });
   EXPECT_NE(message.find("schema version 2 is newer"), std::string::npos) << message;
+
+  // Sizes past what the reader holds are refused as they are, not after a cast (2^40 layers read
+  // as "got 0", a sink of 1e12 as "must not be negative").
+  for (const auto& [name, value, expected] : std::vector<std::tuple<const char*, int64_t, std::string>>{
+           {"num_layers", int64_t{1} << 40, "attribute 'num_layers' is 1099511627776, not an integer in [1, 2147483647]"},
+           {"num_kv_heads", 0, "attribute 'num_kv_heads' is 0, not an integer in [1, 2147483647]"},
+           {"sink", 1000000000000, "attribute 'sink' is 1000000000000, not an integer in [0, 16777216]"},
+           {"recent", -5, "attribute 'recent' is -5, not an integer in [0, 16777216]"}}) {
+    fs::path edited = dir / (std::string(name) + ".h5");
+    fs::copy_file(good, edited);
+    set_int_attr(edited, name, value);
+    EXPECT_EQ(error_of([&] { HistoryReader{edited}; }), edited.string() + ": " + expected);
+  }
 
   fs::path other = dir / "other.h5";
   hid_t f = H5Fcreate(other.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
