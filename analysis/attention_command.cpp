@@ -20,6 +20,7 @@
 #endif
 #include "history/history_reader.h"
 #include "model/llama.h"
+#include "model/model_memory.h"
 #include "model/model_config.h"
 #include "synth/passkey.h"
 #include "synth/passkey_from_config.h"
@@ -234,10 +235,10 @@ void AttentionCommand::run() const {
       for (int64_t i = 0; i < o.samples; ++i) samples_in.push_back(generator.sample(i, len));
   }
 
-  const LlamaModel model = config.model.random_config
-                               ? LlamaModel::random(load_model_config(model_dir / "config.json"), config.model.seed,
-                                                    dtype, device)
-                               : LlamaModel::load(model_dir, dtype, device);
+  const ModelConfig declared = load_model_config(model_dir / "config.json");
+  check_weights_fit(declared, dtype, device, model_dir / "config.json");
+  const LlamaModel model = config.model.random_config ? LlamaModel::random(declared, config.model.seed, dtype, device)
+                                                      : LlamaModel::load(model_dir, dtype, device);
   const ModelConfig& shape = model.config();
   const int L = int(shape.num_hidden_layers), H = int(shape.num_key_value_heads);
   if (gates && (gates->num_layers != L || gates->num_kv_heads != H))

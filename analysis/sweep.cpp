@@ -17,6 +17,7 @@
 #include "model/chunked_prefill.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
+#include "model/model_memory.h"
 #include "model/model_config.h"
 #include "synth/passkey.h"
 #include "synth/rng.h"
@@ -217,6 +218,7 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
     throw Error("the streaming window (sink " + std::to_string(window.sink) + " + recent " + std::to_string(window.recent) +
                 ") holds every context of --lengths (up to " + std::to_string(longest) +
                 " tokens): streaming heads would see everything; give longer --lengths or a smaller --sink/--recent");
+  check_weights_fit(declared, dtype, device, o.model / "config.json");
   const LlamaModel model = o.random_weights ? LlamaModel::random(declared, 0, dtype, device)
                                             : LlamaModel::load(o.model, dtype, device);
   const ModelConfig& shape = model.config();

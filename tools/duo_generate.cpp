@@ -17,6 +17,7 @@
 
 #include "model/generate.h"
 #include "model/llama.h"
+#include "model/model_memory.h"
 #include "tokenizer/tokenizer.h"
 #include "history/hdf5_util.h"
 #include "util/error.h"
@@ -168,12 +169,13 @@ int main(int argc, char** argv) {
     }
 
     duo::LlamaModel model = [&] {
-      if (!random_config.empty()) {
-        duo::ModelConfig cfg = duo::load_model_config(random_config);
-        return duo::LlamaModel::random(cfg, seed, parse_dtype(dtype_name, cfg.torch_dtype), device);
-      }
-      duo::ModelConfig cfg = duo::load_model_config(fs::path(model_dir) / "config.json");
-      return duo::LlamaModel::load(model_dir, parse_dtype(dtype_name, cfg.torch_dtype), device);
+      const fs::path config_json = random_config.empty() ? fs::path(model_dir) / "config.json" : fs::path(random_config);
+      const duo::ModelConfig cfg = duo::load_model_config(config_json);
+      const at::ScalarType dtype = parse_dtype(dtype_name, cfg.torch_dtype);
+      // One line saying what the weights need and what the device has, not the allocator's trace.
+      duo::check_weights_fit(cfg, dtype, device, config_json);
+      if (!random_config.empty()) return duo::LlamaModel::random(cfg, seed, dtype, device);
+      return duo::LlamaModel::load(model_dir, dtype, device);
     }();
 
     std::vector<int64_t> ids;

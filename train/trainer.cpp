@@ -20,6 +20,7 @@
 #include "lr_schedule.h"
 #include "model/llama.h"
 #include "model/model_config.h"
+#include "model/model_memory.h"
 #include "synth/passkey.h"
 #include "synth/passkey_from_config.h"
 #include "tokenizer/tokenizer.h"
@@ -58,10 +59,9 @@ at::ScalarType to_scalar_type(Dtype dtype) {
 
 LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Device device) {
   const std::filesystem::path dir = config.model.path;
-  if (config.model.random_config) {
-    return LlamaModel::random(load_model_config(dir / "config.json"), config.model.seed, dtype,
-                              device);
-  }
+  const ModelConfig declared = load_model_config(dir / "config.json");
+  check_weights_fit(declared, dtype, device, dir / "config.json");
+  if (config.model.random_config) return LlamaModel::random(declared, config.model.seed, dtype, device);
   return LlamaModel::load(dir, dtype, device);
 }
 

@@ -19,7 +19,7 @@ template <typename Body>
 int run_main(const char* program, Body&& body);
 
 // An exception's message without the C++ stack frames libtorch (c10::Error) appends to it, which
-// tell a user nothing: everything from "\nException raised from " on.
+// tell a user nothing: everything from "\nException raised from " or "\nframe #0: " on.
 std::string user_message(const std::exception& e);
 
 }  // namespace duo
