@@ -345,6 +345,18 @@ TEST(tokenizer_cli, DecodeRefusesIdsOutsideTheVocabulary) {
   fs::remove(file);
 }
 
+// Output that cannot be written (stdout on a full disk; /dev/full is one) is an error, exit 1,
+// not a silent success (every program's run_main checks stdout).
+TEST(tokenizer_cli, OutputThatCannotBeWrittenIsAnError) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  const std::string tokenizer = "--tokenizer " + quote(fixture("llama3"));
+  for (const std::string mode : {" --ids-only", "", " --decode"}) {
+    const Result r = run(tokenizer + mode + " " + (mode == " --decode" ? "9906" : quote(kText)) + " >/dev/full");
+    EXPECT_EQ(r.status, 1) << mode;
+    EXPECT_EQ(r.err, "duo-tokenize: error: stdout: write failed: No space left on device\n") << mode;
+  }
+}
+
 TEST(tokenizer_cli, FileMustBeReadableUtf8) {
   const std::string tokenizer = "--tokenizer " + quote(fixture("llama3"));
   const fs::path dir = scratch("dir");
