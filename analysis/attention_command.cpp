@@ -19,6 +19,7 @@
 #include "analysis/plot_heads.h"
 #endif
 #include "history/history_reader.h"
+#include "model/head_pattern.h"
 #include "model/llama.h"
 #include "model/model_memory.h"
 #include "model/model_config.h"
@@ -27,6 +28,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/config.h"
 #include "util/error.h"
+#include "util/path_check.h"
 #include "util/progress.h"
 #include "util/text_file.h"
 
@@ -205,9 +207,18 @@ void AttentionCommand::run() const {
                   std::to_string(kMaxWindowTokens) + "]");
   check_sparsity(o.sparsity);
 
+  // Every path before anything loads: the config's, the gates' shape against the model's, --out.
   const TrainConfig config = load_config(o);
+  config.check_input_paths(o.model.empty() ? "model.path" : "--model");
+  const fs::path model_dir = config.model.path;
+  const fs::path config_json = model_dir / "config.json";
+  const ModelConfig declared = load_model_config(config_json);
   std::optional<GateSet> gates;
-  if (!o.gates.empty()) gates = load_gates(o.gates);
+  if (!o.gates.empty()) {
+    gates = load_gates(o.gates);
+    check_pattern_fits_model(gates->source, gates->num_layers, gates->num_kv_heads, declared, config_json);
+  }
+  prepare_output_directory(o.out, "--out");
   const int64_t sink = sink_option_->count() ? o.sink : config.streaming.sink;
   const int64_t recent = recent_option_->count() ? o.recent : config.streaming.recent;
   std::vector<int64_t> lengths = o.lengths;
@@ -218,9 +229,6 @@ void AttentionCommand::run() const {
 
   const at::Device device = resolve_device(o.device, config.model.device);
   const at::ScalarType dtype = resolve_dtype(o.dtype, config.model.dtype);
-  const fs::path model_dir = config.model.path;
-  if (!config.model.random_config && !fs::is_directory(model_dir))
-    throw Error(model_dir, "not a checkpoint directory (it does not exist or is not a directory)");
 
   // Every sample first: a length too short for a sample fails before the model loads.
   synth::PasskeyConfig data = synth::passkey_config(config);
@@ -235,17 +243,11 @@ void AttentionCommand::run() const {
       for (int64_t i = 0; i < o.samples; ++i) samples_in.push_back(generator.sample(i, len));
   }
 
-  const ModelConfig declared = load_model_config(model_dir / "config.json");
-  check_weights_fit(declared, dtype, device, model_dir / "config.json");
+  check_weights_fit(declared, dtype, device, config_json);
   const LlamaModel model = config.model.random_config ? LlamaModel::random(declared, config.model.seed, dtype, device)
                                                       : LlamaModel::load(model_dir, dtype, device);
   const ModelConfig& shape = model.config();
   const int L = int(shape.num_hidden_layers), H = int(shape.num_key_value_heads);
-  if (gates && (gates->num_layers != L || gates->num_kv_heads != H))
-    throw Error(o.gates, "gates are for " + std::to_string(gates->num_layers) + " layers x " +
-                             std::to_string(gates->num_kv_heads) + " KV heads, but the model has " + std::to_string(L) +
-                             " x " + std::to_string(H));
-  fs::create_directories(o.out);
 
   std::cout << "model      " << model_dir.string() << (config.model.random_config ? " (random weights)" : "") << ": "
             << L << " layers, " << shape.num_attention_heads << " query heads, " << H << " KV heads, "

@@ -1,5 +1,7 @@
 #include "analysis/attention_scores.h"
 
+#include "kernels/attention_math.h"
+
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
@@ -37,7 +39,7 @@ at::Tensor AttentionProbe::forward(const AttentionInput& in) {
   group_ = hq / hkv;
   const auto device = in.q.device();
   const auto longs = at::TensorOptions().dtype(at::kLong).device(device);
-  const at::Tensor keys = repeat_kv_heads(in.k.to(at::kFloat), group_)[0].transpose(1, 2);  // [Hq, D, T]
+  const at::Tensor keys = kernels::repeat_kv_heads(in.k.to(at::kFloat), group_)[0].transpose(1, 2);  // [Hq, D, T]
   const at::Tensor key_pos = at::arange(t, longs).unsqueeze(0);                               // [1, T]
   const double scale = 1.0 / std::sqrt(double(d));
   const int64_t per_chunk = std::max<int64_t>(1, chunk_elements_ / std::max<int64_t>(1, hq * t));

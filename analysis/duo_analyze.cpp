@@ -23,7 +23,10 @@
 #include "analysis/plot.h"
 #endif
 #include "history/history_reader.h"
+#include "model/head_pattern.h"
+#include "model/model_config.h"
 #include "util/error.h"
+#include "util/path_check.h"
 
 namespace {
 
@@ -187,6 +190,7 @@ void run_summary(const fs::path& input, const Selection& sel, int64_t window) {
 
 void run_pattern(const fs::path& input, const Selection& sel, const std::string& out) {
   sel.check();
+  if (!out.empty()) duo::prepare_output_file(out, "--out");
   const Input in = load_input(input, sel.chosen_step());
   const GateSet& g = in.gates;
   const Pattern p = sel.select(in);
@@ -203,17 +207,44 @@ void run_pattern(const fs::path& input, const Selection& sel, const std::string&
   }
 }
 
-void run_export(const fs::path& input, const Selection& sel, const std::string& format, const fs::path& out,
-                int num_heads, int seqlen_threshold) {
-  sel.check();
-  Input in = load_input(input, sel.chosen_step());
-  GateSet& g = in.gates;
+// The query heads per layer the export records: the input's, else --num-heads, else the
+// --model's; each one given must agree with those before it.
+void set_query_heads(GateSet& g, const fs::path& input, int num_heads, const std::optional<duo::ModelConfig>& model,
+                     const fs::path& config_json) {
   if (num_heads > 0) {
     if (g.num_heads > 0 && g.num_heads != num_heads)
       throw duo::Error(input, "records " + std::to_string(g.num_heads) + " query heads, --num-heads says " +
                                   std::to_string(num_heads));
     g.num_heads = num_heads;
   }
+  if (model) {
+    const int64_t heads = model->num_attention_heads;
+    if (g.num_heads > 0 && g.num_heads != heads)
+      throw duo::Error(input, std::string(num_heads > 0 ? "--num-heads says " : "records ") +
+                                  std::to_string(g.num_heads) + " query heads, but the model in " +
+                                  config_json.string() + " has " + std::to_string(heads));
+    g.num_heads = static_cast<int>(heads);
+  }
+}
+
+void run_export(const fs::path& input, const Selection& sel, const std::string& format, const fs::path& out,
+                const fs::path& model_dir, int num_heads, int seqlen_threshold) {
+  sel.check();
+  // Checked before anything is read: the model the pattern is for, and where it goes.
+  std::optional<duo::ModelConfig> model;
+  const fs::path config_json = model_dir / "config.json";
+  if (!model_dir.empty()) {
+    duo::require_directory(model_dir, "--model", "a checkpoint directory (its config.json)");
+    model = duo::load_model_config(config_json);
+  }
+  if (format == "reference")
+    duo::prepare_output_directory(out, "--out");
+  else
+    duo::prepare_output_file(out, "--out");
+  Input in = load_input(input, sel.chosen_step());
+  GateSet& g = in.gates;
+  if (model) duo::check_pattern_fits_model(g.source, g.num_layers, g.num_kv_heads, *model, config_json);
+  set_query_heads(g, input, num_heads, model, config_json);
   const Pattern p = sel.select(in);
   if (format == "duo-json") {
     write_pattern_json(out, p, g);
@@ -278,12 +309,10 @@ void run_compare(const fs::path& a, const fs::path& b, const Selection& sel) {
 void run_plot(const fs::path& input, const Selection& sel, const fs::path& out_dir, const std::string& formats) {
 #ifdef DUO_WITH_PLPLOT
   sel.check();
+  duo::prepare_output_directory(out_dir, "--out");
   std::optional<duo::HistoryReader> history;
   const Input in = read_input(input, sel, history);
   const GateSet& g = in.gates;
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec || !fs::is_directory(out_dir)) throw duo::Error(out_dir, "cannot create the output directory");
   const Pattern p = sel.select(in);
   std::cout << "pattern    " << p.retrieval_count() << " of " << p.retrieval.size() << " KV heads outlined as retrieval heads "
             << rule_text(in, sel) << "; deploy with " << describe_window(p) << "\n";
@@ -323,7 +352,7 @@ int main(int argc, char** argv) {
 
     // One Selection per subcommand: each keeps pointers to its own options.
     Selection summary_sel, pattern_sel, export_sel, compare_sel, plot_sel;
-    fs::path input, input_b, out_dir;
+    fs::path input, input_b, out_dir, export_model;
     std::string out_file, format = "duo-json", plot_formats = "both";
     int64_t window = 50;
     int num_heads = 0, seqlen_threshold = 16384;
@@ -368,8 +397,12 @@ int main(int argc, char** argv) {
     export_sel.add_rule(exporter, true);
     export_sel.add_window(exporter);
     export_sel.add_step(exporter);
+    exporter->add_option("--model,-m", export_model,
+                         "the checkpoint directory the pattern is for: its config.json must have the pattern's "
+                         "layers x KV heads, and gives rtp-llm the query heads per layer");
     exporter->add_option("--num-heads", num_heads,
-                         "query heads per layer, for rtp-llm when the input does not record it (a reference directory)");
+                         "query heads per layer, for rtp-llm when the input does not record it (a reference "
+                         "directory) and no --model gives it");
     exporter->add_option("--seqlen-threshold", seqlen_threshold,
                          "rtp-llm: sequences shorter than this use full attention in every head")
         ->capture_default_str();
@@ -411,7 +444,7 @@ int main(int argc, char** argv) {
 
     if (summary->parsed()) run_summary(input, summary_sel, window);
     if (pattern->parsed()) run_pattern(input, pattern_sel, out_file);
-    if (exporter->parsed()) run_export(input, export_sel, format, out_dir, num_heads, seqlen_threshold);
+    if (exporter->parsed()) run_export(input, export_sel, format, out_dir, export_model, num_heads, seqlen_threshold);
     if (compare->parsed()) run_compare(input, input_b, compare_sel);
     if (plot->parsed()) run_plot(input, plot_sel, out_dir, plot_formats);
     if (sweep.parsed()) sweep.run();

@@ -15,6 +15,7 @@
 #include "analysis/pattern.h"
 #include "analysis/sweep_config.h"
 #include "model/chunked_prefill.h"
+#include "model/head_pattern.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_memory.h"
@@ -23,6 +24,7 @@
 #include "synth/rng.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/path_check.h"
 #include "util/progress.h"
 #include "util/text_file.h"
 
@@ -180,9 +182,31 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   const StreamingWindow window =
       o.window ? *o.window : o.pattern ? o.pattern->window : gates.window.value_or(kDeploymentWindow);
 
+  require_directory(o.model, "--model",
+                    o.random_weights ? "a directory holding config.json" : "a checkpoint directory");
+  if (!o.tokenizer.empty()) require_directory(o.tokenizer, "--tokenizer", "a tokenizer directory");
+  for (const std::string& file : o.haystack) require_file(file, "--haystack", "a text file");
+
+  // Gates of another model, contexts the model was not trained for, and a window that keeps
+  // every token (streaming heads would then be full ones) measure nothing: refused before the
+  // output directory is touched and the weights load.
+  const std::filesystem::path config_json = o.model / "config.json";
+  const ModelConfig declared = load_model_config(config_json);
+  check_pattern_fits_model(gates.source, gates.num_layers, gates.num_kv_heads, declared, config_json);
+  if (o.lengths.empty()) throw Error("--lengths: no context length given");
+  const int64_t longest = *std::max_element(o.lengths.begin(), o.lengths.end());
+  if (declared.max_position_embeddings > 0 && longest > declared.max_position_embeddings)
+    throw Error("--lengths: " + std::to_string(longest) + " tokens exceed the model's max_position_embeddings (" +
+                std::to_string(declared.max_position_embeddings) + ", " + config_json.string() + ")");
+  if (window.sink + window.recent >= longest)
+    throw Error("the streaming window (sink " + std::to_string(window.sink) + " + recent " + std::to_string(window.recent) +
+                ") holds every context of --lengths (up to " + std::to_string(longest) +
+                " tokens): streaming heads would see everything; give longer --lengths or a smaller --sink/--recent");
+  check_weights_fit(declared, dtype, device, config_json);
+
   // Finished cells are reused only when they were computed with this sweep's settings; checked
   // before the model loads.
-  std::filesystem::create_directories(o.out);
+  prepare_output_directory(o.out, "--out");
   const auto csv = o.out / "results.csv";
   const auto config_path = o.out / "sweep-config.json";
   auto rows = read_sweep_csv(csv);
@@ -206,27 +230,9 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
     done.insert(key_of(r));
   }
 
-  // Contexts the model was not trained for, and a window that keeps every token (streaming
-  // heads would then be full ones), measure nothing: refused before the weights load.
-  const ModelConfig declared = load_model_config(o.model / "config.json");
-  if (o.lengths.empty()) throw Error("--lengths: no context length given");
-  const int64_t longest = *std::max_element(o.lengths.begin(), o.lengths.end());
-  if (declared.max_position_embeddings > 0 && longest > declared.max_position_embeddings)
-    throw Error("--lengths: " + std::to_string(longest) + " tokens exceed the model's max_position_embeddings (" +
-                std::to_string(declared.max_position_embeddings) + ", " + (o.model / "config.json").string() + ")");
-  if (window.sink + window.recent >= longest)
-    throw Error("the streaming window (sink " + std::to_string(window.sink) + " + recent " + std::to_string(window.recent) +
-                ") holds every context of --lengths (up to " + std::to_string(longest) +
-                " tokens): streaming heads would see everything; give longer --lengths or a smaller --sink/--recent");
-  check_weights_fit(declared, dtype, device, o.model / "config.json");
   const LlamaModel model = o.random_weights ? LlamaModel::random(declared, 0, dtype, device)
                                             : LlamaModel::load(o.model, dtype, device);
   const ModelConfig& shape = model.config();
-  if (shape.num_hidden_layers != gates.num_layers || shape.num_key_value_heads != gates.num_kv_heads)
-    throw Error(gates.source, "gates are for " + std::to_string(gates.num_layers) + " layers x " +
-                                  std::to_string(gates.num_kv_heads) + " KV heads, but the model has " +
-                                  std::to_string(shape.num_hidden_layers) + " x " +
-                                  std::to_string(shape.num_key_value_heads));
   const Tokenizer tokenizer = Tokenizer::from_dir(o.tokenizer.empty() ? o.model : o.tokenizer);
   std::vector<int64_t> stop_ids(shape.eos_token_ids.begin(), shape.eos_token_ids.end());
 

@@ -6,7 +6,8 @@
 // with --cuda-graph false through the ordinary eager LlamaModel::forward. Prints one table with
 // every ratio against sparsity 0 at the same length; in graph mode also the time of the
 // attention alone (every layer's MixedKVCacheAttention step, captured and replayed the same way)
-// and the KV bandwidth it reaches.
+// and the KV bandwidth it reaches. --prefill-lengths first times chunked prefills of prompts of
+// those lengths at each sparsity.
 //
 //   duo-bench-decode --model-config models/shapes/llama3-8b/config.json \
 //       --lengths 32768,131072,500000 --sparsities 0,0.5,0.75
@@ -35,6 +36,7 @@
 #include "kernels/decode_ops.h"
 #include "kernels/launch_overlap.h"
 #include "kernels/matvec.h"
+#include "model/chunked_prefill.h"
 #include "model/decode_graph.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
@@ -185,6 +187,44 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
 }
 #endif
 
+// Time to prefill a prompt of each length in chunks (prefill_chunked: every chunk through the
+// model and the pattern's cache, retrieval heads over everything before, streaming heads over
+// their sink and recent tokens, as a deployment prefills) at each sparsity, with the ratio
+// against the first sparsity. One timed prefill per setting after a short warm-up.
+void prefill_table(const duo::LlamaModel& model, const duo::ModelConfig& cfg, const std::vector<int64_t>& lengths,
+                   const std::vector<double>& sparsities, int64_t sink, int64_t recent, int64_t chunk,
+                   at::Device device) {
+  auto opts = at::TensorOptions().dtype(at::kLong).device(device);
+  {  // kernels and allocator warmed up on two small chunks
+    duo::MixedKVCacheAttention warm(pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, 0.5, sink, recent), 1,
+                                    2048, cfg.head_dim, at::kBFloat16, device);
+    duo::prefill_chunked(model, warm, at::randint(0, cfg.vocab_size, {1, 2048}, opts), 1024);
+  }
+  std::printf("prefill in chunks of %lld tokens\n", (long long)chunk);
+  std::printf("%-8s %-8s %10s %10s %12s %11s\n", "length", "sparsity", "prefill_s", "tokens/s", "peak_GiB", "speed_ratio");
+  for (int64_t L : lengths) {
+    double first = 0;
+    for (double s : sparsities) {
+      duo::bench::reset_peak(device, /*release_cache=*/true);
+      const at::Tensor ids = at::randint(0, cfg.vocab_size, {1, L}, opts);
+      double seconds = 0;
+      {
+        duo::MixedKVCacheAttention engine(pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, s, sink, recent),
+                                          1, L, cfg.head_dim, at::kBFloat16, device);
+        duo::bench::sync(device);
+        const auto t0 = std::chrono::steady_clock::now();
+        duo::prefill_chunked(model, engine, ids, chunk);
+        duo::bench::sync(device);
+        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+      if (first == 0) first = seconds;
+      std::printf("%-8lld %-8.2f %10.2f %10.0f %12.2f %11.2f\n", (long long)L, s, seconds, double(L) / seconds,
+                  gib(double(peak_allocated_bytes(device))), first / seconds);
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,8 +235,17 @@ int main(int argc, char** argv) {
     std::vector<double> sparsities{0, 0.5, 0.75};
     int steps = 32;
     int64_t sink = 64, recent = 256;
+    std::vector<int64_t> prefill_lengths;
+    int64_t prefill_chunk = 32768;
+    bool prefill_only = false;
     app.add_option("--model-config", config_path, "config.json of the model shape")->required();
     app.add_option("--lengths", lengths, "context lengths already in the cache")->delimiter(',');
+    app.add_option("--prefill-lengths", prefill_lengths,
+                   "first time a chunked prefill of prompts of these lengths at each sparsity")
+        ->delimiter(',');
+    app.add_option("--prefill-chunk", prefill_chunk, "tokens per prefill chunk")->capture_default_str()
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+    app.add_flag("--prefill-only", prefill_only, "time the prefill table only, no decoding");
     app.add_option("--sparsities", sparsities, "fractions of KV heads streaming")->delimiter(',');
     app.add_option("--steps", steps, "decoded tokens timed per setting (after 4 warm-up tokens)");
     app.add_option("--sink", sink, "streaming heads: sink tokens");
@@ -258,6 +307,11 @@ int main(int argc, char** argv) {
       duo::bench::reset_peak(device, /*release_cache=*/true);
     }
 #endif
+    if (!prefill_lengths.empty()) {
+      prefill_table(model, cfg, prefill_lengths, sparsities, sink, recent, prefill_chunk, device);
+      duo::bench::reset_peak(device, /*release_cache=*/true);
+    }
+    if (prefill_only) return 0;
     if (model_only) {
       duo::FullAttention none;
       auto token = at::full({1, 1}, 1, at::TensorOptions().dtype(at::kLong).device(device));

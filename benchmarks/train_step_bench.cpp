@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
     int64_t sink = 128, recent = 256, block_size = 128, pytorch_max = 32768;
     bool checkpointing = true;
     int64_t profile_length = 0;
+    int profile_rows = 25;
     double peak_tflops = 989;
     app.add_option("--model-config", config_path, "config.json of the model shape")->required();
     app.add_option("--lengths", lengths, "context lengths in tokens")->delimiter(',')->capture_default_str();
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--profile", profile_length, "after the table, one step of this length (its first mode) under the "
                                                 "profiler: GPU time by kernel");
+    app.add_option("--profile-rows", profile_rows, "kernels --profile lists")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     const auto dtype = dtype_name == "bf16" ? at::kBFloat16 : dtype_name == "fp16" ? at::kHalf : at::kFloat;
@@ -164,7 +166,7 @@ int main(int argc, char** argv) {
 
     std::fprintf(stderr, "building %lld-layer model with random weights on %s...\n",
                  (long long)cfg.num_hidden_layers, device.str().c_str());
-    const auto model = duo::LlamaModel::random(cfg, 0, dtype, device);
+    const auto model = duo::LlamaModel::random(cfg, 0, dtype, device, /*with_lm_head=*/false);  // as duo-train
     std::printf("streaming window: sink %lld + recent %lld, %s granularity; activation checkpointing %s\n",
                 (long long)sink, (long long)recent, granularity.c_str(), checkpointing ? "on" : "off");
     std::printf("%-8s %-10s %9s %10s %10s %7s %9s %11s %11s %8s\n", "tokens", "mode", "step_s", "tokens/s", "TFLOP/step",
@@ -238,7 +240,7 @@ int main(int argc, char** argv) {
     }
     if (profile_step) {
       std::printf("profile of one step (%s):\n", profile_what.c_str());
-      duo::bench::print_kernel_profile(profile_step);
+      duo::bench::print_kernel_profile(profile_step, profile_rows);
     }
     return 0;
   });

@@ -51,4 +51,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_math_backward(const at:
   return {dq.transpose(1, 2).to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v.scalar_type())};
 }
 
+at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group) {
+  if (group == 1) return kv;
+  auto s = kv.sizes();
+  return kv.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
+}
+
 }  // namespace duo::kernels

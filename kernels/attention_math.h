@@ -24,4 +24,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> attention_math_backward(const at:
                                                                        const at::Tensor& out, const at::Tensor& lse,
                                                                        const at::Tensor& mask);
 
+// [B, Hkv, T, D] -> [B, Hkv * group, T, D], each KV head repeated for its query group, for
+// kernels that take no GQA (SDPA with a mask). expand + reshape, not repeat_interleave, which
+// would wait for the GPU to size its output.
+at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group);
+
 }  // namespace duo::kernels

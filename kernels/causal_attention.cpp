@@ -20,8 +20,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> causal_attention_backward(const a
                                                                          const at::Tensor& k, const at::Tensor& v,
                                                                          const CausalAttentionResult& f) {
   const int64_t T = q.size(2);
-  // cuDNN wants the gradient in the output's memory layout.
-  const at::Tensor g = at::empty_like(f.out).copy_(dout);
+  // cuDNN wants the gradient in the output's memory layout (which the gate mix's backward
+  // already writes).
+  const at::Tensor g = dout.strides() == f.out.strides() ? dout : at::empty_like(f.out).copy_(dout);
   return at::_scaled_dot_product_cudnn_attention_backward(g, q, k, v, f.out, f.lse, f.seed, f.offset, at::Tensor(),
                                                           at::Tensor(), at::Tensor(), T, T, 0.0, /*is_causal=*/true);
 }

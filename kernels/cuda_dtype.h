@@ -16,4 +16,10 @@ inline cuda::DType to_dtype(at::ScalarType t) {
   }
 }
 
+// Whether a tensor is one the kernels take: float32, float16 or bfloat16 on a CUDA device.
+inline bool kernel_dtype(const at::Tensor& t) {
+  const auto d = t.scalar_type();
+  return t.is_cuda() && (d == at::kFloat || d == at::kHalf || d == at::kBFloat16);
+}
+
 }  // namespace duo::kernels

@@ -14,17 +14,6 @@
 #endif
 
 namespace duo::kernels {
-namespace {
-
-#ifdef DUO_WITH_CUDA
-bool kernel_dtype(const at::Tensor& t) {
-  const auto d = t.scalar_type();
-  return t.is_cuda() && (d == at::kFloat || d == at::kHalf || d == at::kBFloat16);
-}
-
-#endif
-
-}  // namespace
 
 AddRmsNorm add_rms_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps) {
 #ifdef DUO_WITH_CUDA

@@ -3,9 +3,11 @@
 #include "kernels/streaming_attention.h"
 
 #include "kernels/attention_math.h"
+#include "kernels/training_ops.h"
 
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -116,6 +118,67 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> part_backward(const at::Tensor& d
                                        p.causal, no_rng, no_rng, std::nullopt, left(p), right(p));
 }
 
+// The rows [first, first + count) of each part after the first: its queries, or its keys.
+using RowRanges = std::vector<std::pair<int64_t, int64_t>>;
+
+// The rows that more than one of `ranges` covers, as one span [lo, hi) (empty: lo == hi).
+std::pair<int64_t, int64_t> overlap_span(const RowRanges& ranges) {
+  int64_t lo = 0, hi = 0;
+  for (size_t i = 0; i < ranges.size(); ++i)
+    for (size_t j = i + 1; j < ranges.size(); ++j) {
+      const int64_t a = std::max(ranges[i].first, ranges[j].first);
+      const int64_t b = std::min(ranges[i].first + ranges[i].second, ranges[j].first + ranges[j].second);
+      if (a >= b) continue;
+      if (lo == hi) lo = a, hi = b;
+      else lo = std::min(lo, a), hi = std::max(hi, b);
+    }
+  return {lo, hi};
+}
+
+RowRanges query_rows(const std::vector<Part>& parts) {
+  RowRanges r;
+  for (size_t i = 1; i < parts.size(); ++i) r.push_back({parts[i].q0, parts[i].chunks * parts[i].rows});
+  return r;
+}
+
+RowRanges key_rows(const std::vector<Part>& parts) {
+  RowRanges r;
+  for (size_t i = 1; i < parts.size(); ++i) r.push_back({parts[i].k0, parts[i].chunks * parts[i].keys});
+  return r;
+}
+
+// The sum of the parts' gradients of one of q, k, v, [1, T, H, D]: the first part's, which
+// covers every row, plus the later parts'. A row that one later part adds to is added in place
+// (ATen adds in float32 and rounds once); the rows that several add to are summed in a float32
+// slab and rounded once at the end. Either way each row is its float32 sum rounded once, without
+// a float32 copy of the whole tensor.
+class GradSum {
+ public:
+  GradSum(at::Tensor first, const RowRanges& later) : total_(std::move(first)) {
+    std::tie(lo_, hi_) = overlap_span(later);
+    if (hi_ > lo_) slab_ = total_.narrow(1, lo_, hi_ - lo_).to(at::promote_types(total_.scalar_type(), at::kFloat));
+  }
+  void add(int64_t row0, const at::Tensor& g) {  // g: [1, n, H, D], rows [row0, row0 + n)
+    const int64_t end = row0 + g.size(1);
+    const int64_t a = std::max(row0, lo_), b = std::min(end, hi_);
+    if (a >= b) {
+      total_.narrow(1, row0, g.size(1)).add_(g);
+      return;
+    }
+    slab_.narrow(1, a - lo_, b - a).add_(g.narrow(1, a - row0, b - a));
+    if (row0 < a) total_.narrow(1, row0, a - row0).add_(g.narrow(1, 0, a - row0));
+    if (b < end) total_.narrow(1, b, end - b).add_(g.narrow(1, b - row0, end - b));
+  }
+  at::Tensor finish() {
+    if (slab_.defined()) total_.narrow(1, lo_, hi_ - lo_).copy_(slab_);
+    return total_;
+  }
+
+ private:
+  at::Tensor total_, slab_;
+  int64_t lo_ = 0, hi_ = 0;
+};
+
 // Queries, keys and values in flash's layout, [1, T, H, D] contiguous; T a multiple of the
 // block size for block granularity.
 struct StreamingFlash : public torch::autograd::Function<StreamingFlash> {
@@ -123,23 +186,25 @@ struct StreamingFlash : public torch::autograd::Function<StreamingFlash> {
                             StreamingWindow w) {
     const int64_t T = q.size(1), H = q.size(2);
     const std::vector<Part> parts = plan(w, T);
-    at::Tensor out, lse;  // out float32 [1, T, H, D] once a second part merges in
+    // Where the later parts' queries are disjoint (token granularity) each row merges at most
+    // once and the first part's output takes the merges in place (lse_merge_ rounds once);
+    // otherwise the rows are merged in float32 and rounded at the end.
+    const auto [lo, hi] = overlap_span(query_rows(parts));
+    at::Tensor out, lse;
     for (const Part& p : parts) {
       auto [o, l] = part_forward(chunked(q, p.q0, p.chunks, p.rows), chunked(k, p.k0, p.chunks, p.keys),
                                  chunked(v, p.k0, p.chunks, p.keys), p);
       o = o.reshape({1, p.chunks * p.rows, H, q.size(3)});
       l = l.permute({1, 0, 2}).reshape({1, H, p.chunks * p.rows});
       if (!out.defined()) {  // the first part covers every query
-        out = parts.size() == 1 ? o : o.to(at::promote_types(o.scalar_type(), at::kFloat));
-        lse = l;
+        out = hi > lo ? o.to(at::promote_types(o.scalar_type(), at::kFloat)) : o;
+        lse = l.contiguous();
         continue;
       }
-      // Merge by log-sum-exp: each side weighted by its share of the combined normaliser.
-      at::Tensor lse_rows = lse.narrow(2, p.q0, p.chunks * p.rows), out_rows = out.narrow(1, p.q0, p.chunks * p.rows);
-      at::Tensor merged = at::logaddexp(lse_rows, l);
-      auto weight = [](const at::Tensor& a, const at::Tensor& m) { return (a - m).exp_().transpose(1, 2).unsqueeze(-1); };
-      out_rows.mul_(weight(lse_rows, merged)).add_(o * weight(l, merged));
-      lse_rows.copy_(merged);
+      const int64_t n = p.chunks * p.rows;
+      at::Tensor lse_rows = lse.narrow(2, p.q0, n);
+      lse_merge_(out.narrow(1, p.q0, n)[0], lse_rows[0], o[0], l[0]);
+      lse_rows.copy_(at::logaddexp(lse_rows, l));
     }
     out = out.to(q.scalar_type());
     ctx->save_for_backward({q, k, v, out, lse});
@@ -162,24 +227,23 @@ struct StreamingFlash : public torch::autograd::Function<StreamingFlash> {
     if (block > 0) w.block_size = block;
     const at::Tensor dout = grads[0].contiguous();
     const std::vector<Part> parts = plan(w, q.size(1));
-    at::Tensor dq, dk, dv;  // float32 sums once a second part adds in
+    std::optional<GradSum> dq, dk, dv;
     for (const Part& p : parts) {
       auto [gq, gk, gv] = part_backward(chunked(dout, p.q0, p.chunks, p.rows), chunked(q, p.q0, p.chunks, p.rows),
                                         chunked(k, p.k0, p.chunks, p.keys), chunked(v, p.k0, p.chunks, p.keys),
                                         chunked(out, p.q0, p.chunks, p.rows), lse_of_part(lse, p), p);
-      if (!dq.defined()) {  // the first part covers every query and key
-        const bool sum = parts.size() > 1;
-        auto acc = [&](const at::Tensor& g, const at::Tensor& x) {
-          return sum ? g.reshape_as(x).to(at::promote_types(g.scalar_type(), at::kFloat)) : g.reshape_as(x);
-        };
-        dq = acc(gq, q), dk = acc(gk, k), dv = acc(gv, v);
+      if (!dq) {  // the first part covers every query and key
+        dq.emplace(gq.reshape_as(q), query_rows(parts));
+        dk.emplace(gk.reshape_as(k), key_rows(parts));
+        dv.emplace(gv.reshape_as(v), key_rows(parts));
         continue;
       }
-      dq.narrow(1, p.q0, p.chunks * p.rows).add_(gq.reshape({1, p.chunks * p.rows, q.size(2), q.size(3)}));
-      dk.narrow(1, p.k0, p.chunks * p.keys).add_(gk.reshape({1, p.chunks * p.keys, k.size(2), k.size(3)}));
-      dv.narrow(1, p.k0, p.chunks * p.keys).add_(gv.reshape({1, p.chunks * p.keys, v.size(2), v.size(3)}));
+      dq->add(p.q0, gq.reshape({1, p.chunks * p.rows, q.size(2), q.size(3)}));
+      dk->add(p.k0, gk.reshape({1, p.chunks * p.keys, k.size(2), k.size(3)}));
+      dv->add(p.k0, gv.reshape({1, p.chunks * p.keys, v.size(2), v.size(3)}));
     }
-    return {dq.to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v.scalar_type()), at::Tensor()};
+    return {dq->finish().to(q.scalar_type()), dk->finish().to(k.scalar_type()), dv->finish().to(v.scalar_type()),
+            at::Tensor()};
   }
 };
 
@@ -223,12 +287,8 @@ at::Tensor streaming_attention_reference(const at::Tensor& q, const at::Tensor& 
   // SDPA's memory-efficient kernel takes a mask but not enable_gqa (its fallback would
   // materialize every score), so KV heads are expanded to their query groups instead.
   const int64_t group = q.size(1) / k.size(1);
-  auto expand = [&](const at::Tensor& x) {
-    if (group == 1) return x;
-    auto s = x.sizes();
-    return x.unsqueeze(2).expand({s[0], s[1], group, s[2], s[3]}).reshape({s[0], s[1] * group, s[2], s[3]});
-  };
-  return at::scaled_dot_product_attention(q, expand(k), expand(v), streaming_mask(w, q.size(2), q.device()));
+  return at::scaled_dot_product_attention(q, repeat_kv_heads(k, group), repeat_kv_heads(v, group),
+                                          streaming_mask(w, q.size(2), q.device()));
 }
 
 bool streaming_attention_supported(const at::Tensor& q, const StreamingWindow& w) {

@@ -5,6 +5,7 @@
 
 #include "pretrain.h"
 #include "util/error.h"
+#include "util/path_check.h"
 
 int main(int argc, char** argv) {
   return duo::run_main("duo-pretrain", [&]() -> int {
@@ -32,16 +33,22 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
       return app.exit(e);
     }
+    duo::require_file(config_file, "--config", "a YAML configuration file");
     duo::PretrainConfig config = duo::PretrainConfig::load(config_file);
     config.apply_overrides(overrides);
+    // Every path before anything loads or trains.
+    for (const std::string& file : config.data.haystack_files) duo::require_file(file, "data.haystack_files", "text files");
     if (!eval_dir.empty()) {
+      duo::require_directory(eval_dir, "--eval", "a checkpoint directory");
       const std::filesystem::path csv =
           out_dir.empty() ? std::filesystem::path() : std::filesystem::path(out_dir) / "passkey_eval.csv";
-      if (!out_dir.empty()) std::filesystem::create_directories(out_dir);
+      if (!out_dir.empty()) duo::prepare_output_directory(out_dir, "--out");
       duo::evaluate_checkpoint(config, eval_dir, csv);
       return 0;
     }
     if (out_dir.empty()) throw duo::Error("--out DIR is required for training (see --help)");
+    duo::require_directory(config.model.tokenizer, "model.tokenizer", "a tokenizer directory");
+    duo::prepare_output_directory(out_dir, "--out");
     duo::pretrain(config, out_dir);
     return 0;
   });

@@ -15,12 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "history/hdf5_util.h"
 #include "model/generate.h"
 #include "model/llama.h"
 #include "model/model_memory.h"
 #include "tokenizer/tokenizer.h"
-#include "history/hdf5_util.h"
 #include "util/error.h"
+#include "util/path_check.h"
 #include "util/text_file.h"
 
 namespace {
@@ -94,6 +95,16 @@ void write_h5(const fs::path& path, const at::Tensor& hidden, const at::Tensor& 
   duo::write_text_file(path, h5::finish_memory_file(std::move(file), path));
 }
 
+// The files --dump writes: FILE.hidden.npy and FILE.logits.npy for FILE.npy, FILE.h5 itself,
+// none without --dump.
+std::vector<fs::path> dump_files(const fs::path& dump) {
+  if (dump.empty()) return {};
+  if (dump.extension() != ".npy") return {dump};
+  fs::path stem = dump;
+  stem.replace_extension();
+  return {stem.string() + ".hidden.npy", stem.string() + ".logits.npy"};
+}
+
 std::string join(const std::vector<int64_t>& ids) {
   std::string s;
   for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
@@ -151,6 +162,12 @@ int main(int argc, char** argv) {
     const fs::path dump_path = dump;
     if (!dump.empty() && dump_path.extension() != ".npy" && dump_path.extension() != ".h5")
       throw duo::Error("--dump: '" + dump + "' must end in .npy or .h5");
+    // Every path before the model loads, so that a wrong one is not found after the run.
+    if (!model_dir.empty()) duo::require_directory(model_dir, "--model", "a checkpoint directory");
+    if (!random_config.empty()) duo::require_file(random_config, "--random-config", "a config.json file");
+    if (!tokenizer_dir.empty()) duo::require_directory(tokenizer_dir, "--tokenizer", "a tokenizer directory");
+    const std::vector<fs::path> dumps = dump_files(dump_path);
+    for (const fs::path& file : dumps) duo::prepare_output_file(file, "--dump");
 
     at::Device device(at::kCPU);
     if (device_name == "cuda") {
@@ -214,15 +231,11 @@ int main(int argc, char** argv) {
       std::vector<int32_t> t32(g.tokens.begin(), g.tokens.end());
       std::cout << "text: " << tokenizer->decode(t32) << "\n";
     }
-    if (!dump.empty()) {
-      if (dump_path.extension() == ".npy") {
-        fs::path stem = dump_path;
-        stem.replace_extension();
-        write_npy(stem.string() + ".hidden.npy", g.prompt_hidden);
-        write_npy(stem.string() + ".logits.npy", g.prompt_logits);
-      } else {
-        write_h5(dump_path, g.prompt_hidden, g.prompt_logits);
-      }
+    if (dumps.size() == 2) {
+      write_npy(dumps[0], g.prompt_hidden);
+      write_npy(dumps[1], g.prompt_logits);
+    } else if (dumps.size() == 1) {
+      write_h5(dumps[0], g.prompt_hidden, g.prompt_logits);
     }
     return 0;
   });

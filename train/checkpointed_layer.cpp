@@ -2,6 +2,8 @@
 
 #include <torch/autograd.h>
 
+#include "kernels/training_ops.h"
+
 namespace duo {
 namespace {
 
@@ -30,16 +32,24 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     const bool want_hidden = ctx->needs_input_grad(0);
     auto hidden = ctx->saved_data["hidden"].toTensor().detach().requires_grad_(want_hidden);
     auto gates = ctx->saved_data["gates"].toTensor();
-    at::Tensor out;
-    {
-      torch::autograd::AutoGradMode grad_on(true);
-      out = model->layer_forward(layer, hidden, 0, *attn);
-    }
     variable_list inputs;
     if (want_hidden) inputs.push_back(hidden);
     if (gates.requires_grad()) inputs.push_back(gates);
     if (inputs.empty()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-    auto grads = torch::autograd::grad({out}, inputs, {grad_out[0]}, /*retain_graph=*/false,
+    // The recomputation stops before the MLP's activation, whose output nothing needs: the
+    // layer's output is h + down(silu(gate) · up), so its gradient reaches h as it is and
+    // gate and up through the down projection's and SwiGLU's input gradients (the weights are
+    // frozen). That leaves out a quarter of the recomputation's matrix products, and SwiGLU's
+    // gradients overwrite gate and up (the projections that made them keep only their weights),
+    // so that the layer's largest activations are held once.
+    LlamaModel::LayerBody body;
+    {
+      torch::autograd::AutoGradMode grad_on(true);
+      body = model->layer_body(layer, hidden, 0, *attn);
+    }
+    kernels::silu_mul_backward_(at::matmul(grad_out[0], model->layers().at(layer).w_down), body.gate, body.up);
+    auto grads = torch::autograd::grad({body.h, body.gate, body.up}, inputs,
+                                       {grad_out[0], body.gate.detach(), body.up.detach()}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
     at::Tensor grad_hidden = want_hidden ? grads[0] : at::Tensor();
     at::Tensor grad_gates = gates.requires_grad() ? grads.back() : at::Tensor();

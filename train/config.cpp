@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "util/error.h"
+#include "util/path_check.h"
 
 namespace duo {
 
@@ -464,6 +465,14 @@ std::string TrainConfig::to_yaml() const {
 std::filesystem::path TrainConfig::tokenizer_dir() const {
   return data.tokenizer.empty() ? std::filesystem::path(model.path)
                                 : std::filesystem::path(data.tokenizer);
+}
+
+void TrainConfig::check_input_paths(std::string_view model_flag) const {
+  if (!model.path.empty())  // an empty one is reported where the model loads
+    require_directory(model.path, model_flag,
+                      model.random_config ? "a directory holding config.json" : "a checkpoint directory");
+  if (!data.tokenizer.empty()) require_directory(data.tokenizer, "data.tokenizer", "a tokenizer directory");
+  for (const std::string& file : data.haystack) require_file(file, "data.haystack", "text files");
 }
 
 std::string_view to_string(Dtype v) {

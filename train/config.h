@@ -125,6 +125,12 @@ struct TrainConfig {
   // data.tokenizer, or model.path when that is empty.
   std::filesystem::path tokenizer_dir() const;
 
+  // The paths the config names, checked before anything loads (util/path_check.h): model.path
+  // and data.tokenizer are directories, every data.haystack entry a file. Throws duo::Error,
+  // e.g. "--model expects a checkpoint directory; m/model.safetensors is a file";
+  // `model_flag` names model.path in it ("--model" where the command line gave it).
+  void check_input_paths(std::string_view model_flag = "model.path") const;
+
  private:
   void validate_as(const std::string& source) const;
 };

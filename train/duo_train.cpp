@@ -6,6 +6,7 @@
 #include "config.h"
 #include "trainer.h"
 #include "util/error.h"
+#include "util/path_check.h"
 
 int main(int argc, char** argv) {
   return duo::run_main("duo-train", [&]() -> int {
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
 
     duo::TrainConfig config;
     std::string source;  // where the configuration's values came from, for errors
+    // Where the paths came from, for messages: the command line or the config file.
+    const char* out_flag = out_dir.empty() ? "run.out" : "--out";
     if (resume) {
       if (out_dir.empty() && config_file.empty())
         throw duo::Error("--resume needs --out DIR (or --config naming run.out)");
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
       if (!overrides.empty() || !model_dir.empty())
         throw duo::Error("--resume continues a run with its stored configuration; --set and --model "
                          "cannot change it");
+      duo::require_directory(out_dir, out_flag, "the run directory to resume");
       duo::RunFiles files(out_dir);
       if (!std::filesystem::exists(files.config))
         throw duo::Error(files.config, "no run to resume here (config.yaml is missing)");
@@ -55,11 +59,14 @@ int main(int argc, char** argv) {
     } else {
       if (config_file.empty()) throw duo::Error("--config FILE is required (see --help)");
       config = duo::TrainConfig::load(config_file);
+      source = config_file + (overrides.empty() ? "" : " with --set");
       if (!model_dir.empty()) overrides.push_back("model.path=" + model_dir);
       if (!out_dir.empty()) overrides.push_back("run.out=" + out_dir);
       config.apply_overrides(overrides);
-      source = config_file + (overrides.empty() ? "" : " with --set");
     }
+    // Before anything loads: a wrong path is one line now, not after the model has loaded.
+    config.check_input_paths(model_dir.empty() ? "model.path" : "--model");
+    duo::prepare_output_directory(config.run.out, out_flag);
     return duo::train(config, resume, source);
   });
 }

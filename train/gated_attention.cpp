@@ -5,6 +5,7 @@
 #include <torch/autograd.h>
 
 #include "kernels/streaming_attention.h"
+#include "kernels/training_ops.h"
 
 namespace duo {
 namespace {
@@ -27,6 +28,22 @@ struct FullAttentionNode : public torch::autograd::Function<FullAttentionNode> {
     const auto s = ctx->get_saved_variables();
     auto [dq, dk, dv] = kernels::causal_attention_backward(grads[0], s[0], s[1], s[2], {s[3], s[4], s[5], s[6]});
     return {dq, dk, dv, at::Tensor()};
+  }
+};
+
+// The gate mix as one kernel each way (kernels::gate_mix) instead of ATen's three passes forward
+// and five backward, with a reduction per gate, over the layer's [T, Hq·D] attention outputs.
+// Its inputs are the attention nodes' own outputs, which those keep for their backward anyway.
+struct GateMixNode : public torch::autograd::Function<GateMixNode> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& full, const at::Tensor& streaming,
+                            const at::Tensor& alpha) {
+    ctx->save_for_backward({full, streaming, alpha});
+    return kernels::gate_mix(full, streaming, alpha);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    kernels::GateMixGrads g = kernels::gate_mix_backward(grads[0], s[0], s[1], s[2]);
+    return {g.d_full, g.d_streaming, g.d_alpha};
   }
 };
 
@@ -61,21 +78,24 @@ at::Tensor GatedAttention::forward(const AttentionInput& in) {
   // Training always runs whole sequences from position 0; the window assumes it.
   if (in.start_pos != 0) throw std::logic_error("GatedAttention expects whole sequences");
   const int64_t hq = in.q.size(1), hkv = in.k.size(1);
-  // [Hkv] -> [1, Hq, 1, 1]: each query head takes its KV head's gate.
-  auto alpha = gates_[in.layer].unsqueeze(1).expand({hkv, hq / hkv}).reshape({1, hq, 1, 1}).to(in.q.scalar_type());
+  // [Hkv] -> [Hq]: each query head takes its KV head's gate.
+  auto alpha = gates_[in.layer].unsqueeze(1).expand({hkv, hq / hkv}).reshape({hq});
   auto streaming = kernels::streaming_attention(in.q, in.k, in.v, window_);
   auto full = mode_ == GateMode::paper ? full_attention(in) : recorder_->output(in.layer);
-  return alpha * full + (1 - alpha) * streaming;
+  return GateMixNode::apply(full, streaming, alpha);
 }
 
 at::Tensor GatedAttention::full_attention(const AttentionInput& in) {
   if (!kernels::causal_attention_supported(in.q)) return causal_attention(in.q, in.k, in.v);  // SDPA, autograd
   kernels::CausalAttentionResult& kept = kept_.at(in.layer);
   if (at::GradMode::is_enabled()) return FullAttentionNode::apply(in.q, in.k, in.v, &kept);
-  // A pass that records nothing: activation checkpointing's first pass, recomputed later.
+  // A pass that records nothing: activation checkpointing's first pass, recomputed later. Unless
+  // its result is kept for the recomputation, it needs no log-sum-exp (SDPA then runs cuDNN's
+  // inference kernel).
+  if (!keep_full_attention_) return causal_attention(in.q, in.k, in.v);
   kernels::CausalAttentionResult r = kernels::causal_attention_forward(in.q, in.k, in.v);
   at::Tensor out = r.out;
-  if (keep_full_attention_) kept = std::move(r);
+  kept = std::move(r);
   return out;
 }
 

@@ -60,9 +60,11 @@ at::ScalarType to_scalar_type(Dtype dtype) {
 LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Device device) {
   const std::filesystem::path dir = config.model.path;
   const ModelConfig declared = load_model_config(dir / "config.json");
-  check_weights_fit(declared, dtype, device, dir / "config.json");
-  if (config.model.random_config) return LlamaModel::random(declared, config.model.seed, dtype, device);
-  return LlamaModel::load(dir, dtype, device);
+  // The distillation loss compares hidden states: the LM head is never used, nor loaded.
+  check_weights_fit(declared, dtype, device, dir / "config.json", /*with_lm_head=*/false);
+  if (config.model.random_config)
+    return LlamaModel::random(declared, config.model.seed, dtype, device, /*with_lm_head=*/false);
+  return LlamaModel::load(dir, dtype, device, /*with_lm_head=*/false);
 }
 
 // Where a --resume continues, decided before the model loads: the step of checkpoint.pt, or

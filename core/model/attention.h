@@ -82,14 +82,10 @@ class ShapeStableAttentionKernels {
   bool cudnn_was_on_;
 };
 
-// [B, Hkv, T, D] -> [B, Hkv * group, T, D], each KV head repeated for its query group, for
-// kernels that take no enable_gqa (SDPA with a mask). expand + reshape, not repeat_interleave,
-// which would wait for the GPU to size its output.
-at::Tensor repeat_kv_heads(const at::Tensor& kv, int64_t group);
-
 // softmax(q kᵀ / √D) v for queries at positions [start, start + Tq) over keys at [0, Tk),
 // each query seeing keys up to its own position; GQA heads share their KV head. Calls over a
-// cache (Tq < Tk) run under ShapeStableAttentionKernels.
+// cache (Tq < Tk) run in libtorch's flash kernel on a GPU (bottom-right causal), elsewhere under
+// ShapeStableAttentionKernels with the mask spelled out.
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
 }  // namespace duo

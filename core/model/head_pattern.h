@@ -3,8 +3,10 @@
 // (streaming heads). A GQA group follows its KV head. Deployment counts the window in tokens.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <vector>
 
+#include "model/model_config.h"
 #include "model/streaming_window.h"
 
 namespace duo {
@@ -22,5 +24,14 @@ struct HeadPattern {
   static HeadPattern uniform(int64_t num_layers, int64_t num_kv_heads, bool retrieval,
                              int64_t sink, int64_t recent);
 };
+
+// Throws duo::Error unless a pattern's (or gates') `num_layers` x `num_kv_heads`, read from
+// `source`, are those of the model whose config.json `model_config_json` gave `model`; one line
+// naming both shapes and both files:
+//   "pattern.json: 32 layers x 8 KV heads, but the model in /m/config.json has 28 x 4"
+// Every command that applies a pattern or gate file to a checkpoint checks it with this, before
+// the weights load.
+void check_pattern_fits_model(const std::filesystem::path& source, int64_t num_layers, int64_t num_kv_heads,
+                              const ModelConfig& model, const std::filesystem::path& model_config_json);
 
 }  // namespace duo

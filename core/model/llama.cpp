@@ -114,12 +114,14 @@ void check_weights(const Checkpoint& ckpt) {
 
 }  // namespace
 
-LlamaModel LlamaModel::load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device) {
+LlamaModel LlamaModel::load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device,
+                            bool with_lm_head) {
   Checkpoint ckpt(dir);
   check_weights(ckpt);
   LlamaModel m;
   m.cfg_ = ckpt.config();
   build(m.cfg_, [&](const std::string& name, std::vector<int64_t> shape, bool) {
+          if (!with_lm_head && name == "lm_head.weight") return at::Tensor();
           return ckpt.load(name, shape, dtype, device);
         },
         m.embed_tokens_, m.norm_, m.lm_head_, m.layers_);
@@ -127,7 +129,8 @@ LlamaModel LlamaModel::load(const std::filesystem::path& dir, at::ScalarType dty
   return m;
 }
 
-LlamaModel LlamaModel::random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device) {
+LlamaModel LlamaModel::random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device,
+                              bool with_lm_head) {
   // A private CPU generator keeps the global one untouched; on an accelerator the device's
   // default generator is seeded instead, so that large models are drawn where they live.
   at::Generator gen = device.is_cpu() ? at::detail::createCPUGenerator(seed)
@@ -139,7 +142,8 @@ LlamaModel LlamaModel::random(const ModelConfig& cfg, uint64_t seed, at::ScalarT
   auto opts = at::TensorOptions().dtype(dtype).device(device);
   LlamaModel m;
   m.cfg_ = cfg;
-  build(cfg, [&](const std::string&, std::vector<int64_t> shape, bool is_norm) {
+  build(cfg, [&](const std::string& name, std::vector<int64_t> shape, bool is_norm) {
+          if (!with_lm_head && name == "lm_head.weight") return at::Tensor();
           return is_norm ? at::ones(shape, opts) : at::empty(shape, opts).normal_(0.0, 0.02, gen);
         },
         m.embed_tokens_, m.norm_, m.lm_head_, m.layers_);
@@ -184,6 +188,16 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_weights() cons
 at::Tensor LlamaModel::embed(const at::Tensor& ids) const { return at::embedding(embed_tokens_, ids); }
 
 at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const {
+  return layer_output(layer, layer_body(layer, hidden, start_pos, attn));
+}
+
+at::Tensor LlamaModel::layer_output(int layer, const LayerBody& body) const {
+  const Layer& l = layers_.at(layer);
+  return body.h + linear(swiglu(body.gate, body.up), l.w_down, l.b_down);
+}
+
+LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden, int64_t start_pos,
+                                             Attention& attn) const {
   const Layer& l = layers_.at(layer);
   const int64_t B = hidden.size(0), T = hidden.size(1), D = cfg_.head_dim;
   const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
@@ -204,13 +218,15 @@ at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_
   at::Tensor h = hidden + linear(a.transpose(1, 2).reshape({B, T, Hq * D}), l.wo, l.bo);
 
   at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
-  at::Tensor mlp = linear(swiglu(linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)), l.w_down, l.b_down);
-  return h + mlp;
+  return {h, linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)};
 }
 
 at::Tensor LlamaModel::final_norm(const at::Tensor& hidden) const { return rms_norm(hidden, norm_, cfg_.rms_norm_eps); }
 
-at::Tensor LlamaModel::lm_head(const at::Tensor& normed_hidden) const { return at::linear(normed_hidden, lm_head_); }
+at::Tensor LlamaModel::lm_head(const at::Tensor& normed_hidden) const {
+  if (!lm_head_.defined()) throw std::logic_error("this model was built without its LM head");
+  return at::linear(normed_hidden, lm_head_);
+}
 
 LlamaModel::Output LlamaModel::forward(const at::Tensor& ids, Attention& attn, int64_t start_pos, bool logits) const {
   at::Tensor h = embed(ids);
@@ -283,7 +299,8 @@ LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& att
   }
   Output out;
   out.hidden = kernels::add_rms_norm(h, delta, norm_, eps).y;
-  if (logits) out.logits = fused_matvec ? kernels::matvec(out.hidden, {{lm_head_, {}}})[0] : lm_head(out.hidden);
+  if (logits) out.logits = fused_matvec && lm_head_.defined() ? kernels::matvec(out.hidden, {{lm_head_, {}}})[0]
+                                                               : lm_head(out.hidden);
   return out;
 }
 

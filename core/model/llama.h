@@ -30,9 +30,15 @@ class LlamaModel {
   // Loads a Hugging Face checkpoint directory, casting the weights to `dtype` on `device`. Throws
   // duo::Error, before copying any weight, for a weight missing or of the wrong shape or dtype,
   // and for a tensor of the checkpoint the model does not use (except those transformers ignores).
-  static LlamaModel load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device);
-  // Random weights (normal, std 0.02; norms 1) at the shapes of `cfg`, reproducible from `seed`.
-  static LlamaModel random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device);
+  // with_lm_head false: an untied LM head is checked but not loaded (gate training reads hidden
+  // states only; for a 128K vocabulary of width 4096 that is 1 GB of GPU memory), and asking for
+  // logits throws.
+  static LlamaModel load(const std::filesystem::path& dir, at::ScalarType dtype, at::Device device,
+                         bool with_lm_head = true);
+  // Random weights (normal, std 0.02; norms 1) at the shapes of `cfg`, reproducible from `seed`
+  // (the same draws with or without the LM head, which comes last).
+  static LlamaModel random(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype, at::Device device,
+                           bool with_lm_head = true);
 
   const ModelConfig& config() const { return cfg_; }
   at::ScalarType dtype() const { return embed_tokens_.scalar_type(); }
@@ -41,6 +47,16 @@ class LlamaModel {
   at::Tensor embed(const at::Tensor& ids) const;  // [B, T] int64 -> [B, T, H]
   // One decoder layer, residuals included: hidden [B, T, H] at positions [start_pos, start_pos + T).
   at::Tensor layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
+  // The same layer up to its MLP's activation: h, the residual stream after the attention
+  // block, and the MLP's gate and up projections; the layer's output is
+  // layer_output = h + down(silu(gate) · up). Split for activation checkpointing, whose
+  // recomputation for backward stops here: backward needs the input gradients of SwiGLU and
+  // the down projection (from gate, up and W_down), not their outputs.
+  struct LayerBody {
+    at::Tensor h, gate, up;
+  };
+  LayerBody layer_body(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
+  at::Tensor layer_output(int layer, const LayerBody& body) const;
   at::Tensor final_norm(const at::Tensor& hidden) const;
   at::Tensor lm_head(const at::Tensor& normed_hidden) const;  // [.., H] -> [.., vocab]
 

@@ -92,17 +92,9 @@ at::Tensor MixedKVCacheAttention::attend_streaming(Layer& l, const at::Tensor& q
   // Keys: sink tokens, recent buffer (order is irrelevant: RoPE is already in k), the chunk.
   auto keys = at::cat({l.sink_k.narrow(2, 0, n_sink), l.recent_k.narrow(2, 0, n_recent), k}, 2);
   auto values = at::cat({l.sink_v.narrow(2, 0, n_sink), l.recent_v.narrow(2, 0, n_recent), v}, 2);
-  const int64_t n_prev = n_sink + n_recent;
-  ShapeStableAttentionKernels shape_stable;  // the key count changes with every chunk
-  at::Tensor out;
-  if (T == 1) {
-    out = at::scaled_dot_product_attention(q, repeat_kv_heads(keys, group), repeat_kv_heads(values, group));
-  } else {
-    auto mask = at::cat({at::ones({T, n_prev}, at::TensorOptions().dtype(at::kBool).device(q.device())),
-                         at::ones({T, T}, at::TensorOptions().dtype(at::kBool).device(q.device())).tril()},
-                        1);
-    out = at::scaled_dot_product_attention(q, repeat_kv_heads(keys, group), repeat_kv_heads(values, group), mask);
-  }
+  // Every query sees all the earlier tokens kept and the chunk up to itself: causal attention
+  // aligned at the bottom-right corner of [chunk, kept + chunk] (flash on a GPU).
+  at::Tensor out = causal_attention(q, keys, values);
 
   // Keep the chunk's tokens: positions < sink go to the sink buffer, the rest into the ring
   // buffer at slot (position - sink) mod recent_cap (only the last recent_cap of them survive).

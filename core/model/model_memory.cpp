@@ -15,7 +15,7 @@
 
 namespace duo {
 
-double weight_bytes(const ModelConfig& c, at::ScalarType dtype) {
+double weight_bytes(const ModelConfig& c, at::ScalarType dtype, bool with_lm_head) {
   const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
   const double V = static_cast<double>(c.vocab_size), L = static_cast<double>(c.num_hidden_layers);
   const double q = static_cast<double>(c.num_attention_heads) * static_cast<double>(c.head_dim);
@@ -27,7 +27,7 @@ double weight_bytes(const ModelConfig& c, at::ScalarType dtype) {
   if (c.o_bias) layer += H;
   if (c.mlp_bias) layer += 2 * I + H;
   if (c.qk_norm) layer += 2 * static_cast<double>(c.head_dim);
-  const double params = V * H * (c.tie_word_embeddings ? 1 : 2) + L * layer + H;
+  const double params = V * H * (c.tie_word_embeddings || !with_lm_head ? 1 : 2) + L * layer + H;
   return params * static_cast<double>(c10::elementSize(dtype));
 }
 
@@ -95,8 +95,8 @@ std::string dtype_name(at::ScalarType dtype) {
 }  // namespace
 
 void check_weights_fit(const ModelConfig& config, at::ScalarType dtype, at::Device device,
-                       const std::filesystem::path& config_json) {
-  const double needed = weight_bytes(config, dtype), available = device_memory_bytes(device);
+                       const std::filesystem::path& config_json, bool with_lm_head) {
+  const double needed = weight_bytes(config, dtype, with_lm_head), available = device_memory_bytes(device);
   if (available <= 0 || needed <= available) return;
   throw Error(config_json, "the model needs " + format_bytes(needed) + " for its weights in " +
                                dtype_name(dtype) + ", but " +

@@ -4,6 +4,7 @@
 #include <torch/autograd.h>
 
 #include "kernels/decode_ops.h"
+#include "kernels/training_ops.h"
 
 namespace duo {
 namespace {
@@ -12,11 +13,10 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // On CUDA the forward is one kernel (kernels::add_rms_norm: the eager ops' roundings, float32
-// statistics) instead of the eager ops' seven passes over the activations; gate training
-// runs a norm over every token twice per layer and pass. The backward is RMSNorm's gradient in
-// float32, the roundings taken as identities:
-//   dx = r · (g − x̂ · mean(g ∘ x̂)),  g = dy ∘ w,  x̂ = x · r,  r = 1 / √(mean(x²) + eps)
-//   dw = Σ_rows dy ∘ x̂
+// statistics) instead of the eager ops' seven passes over the activations, and so is the input
+// gradient (kernels::rms_norm_backward, float32, the roundings taken as identities); gate
+// training runs a norm over every token twice per layer and pass.
+//   dw = Σ_rows dy ∘ x̂  (only where the weight is trained: pretraining)
 struct RmsNormNode : public torch::autograd::Function<RmsNormNode> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, double eps) {
     ctx->save_for_backward({x, weight});
@@ -27,13 +27,13 @@ struct RmsNormNode : public torch::autograd::Function<RmsNormNode> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor& x = saved[0];
     const double eps = ctx->saved_data["eps"].toDouble();
-    const at::Tensor xf = x.to(at::kFloat), dy = grads[0].to(at::kFloat);
-    const at::Tensor r = at::rsqrt(xf.pow(2).mean(-1, true) + eps), xhat = xf * r;
-    const at::Tensor g = dy * saved[1].to(at::kFloat);
-    at::Tensor dx = ((g - xhat * (g * xhat).mean(-1, true)) * r).to(x.scalar_type());
+    at::Tensor dx = ctx->needs_input_grad(0) ? kernels::rms_norm_backward(grads[0], x, saved[1], eps) : at::Tensor();
     at::Tensor dw;
-    if (ctx->needs_input_grad(1))
+    if (ctx->needs_input_grad(1)) {
+      const at::Tensor xf = x.to(at::kFloat), dy = grads[0].to(at::kFloat);
+      const at::Tensor xhat = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
       dw = (dy * xhat.to(x.scalar_type()).to(at::kFloat)).reshape({-1, x.size(-1)}).sum(0).to(saved[1].scalar_type());
+    }
     return {dx, dw, at::Tensor()};
   }
 };

@@ -4,6 +4,7 @@
 #include <torch/autograd.h>
 
 #include "kernels/decode_ops.h"
+#include "kernels/training_ops.h"
 
 namespace duo {
 namespace {
@@ -13,7 +14,8 @@ using torch::autograd::variable_list;
 
 // On CUDA the forward is one kernel (kernels::silu_mul, the eager ops' roundings) instead of two
 // passes over the [T, intermediate] activations, and autograd keeps gate and up only instead of
-// also silu(gate). Backward: d gate = dy · up · silu'(gate), d up = dy · silu(gate).
+// also silu(gate). Backward, one kernel too (kernels::silu_mul_backward):
+// d gate = dy · up · silu'(gate), d up = dy · silu(gate).
 struct SwigluNode : public torch::autograd::Function<SwigluNode> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up) {
     ctx->save_for_backward({gate, up});
@@ -22,8 +24,7 @@ struct SwigluNode : public torch::autograd::Function<SwigluNode> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &gate = saved[0], &up = saved[1], &dy = grads[0];
-    at::Tensor d_gate = ctx->needs_input_grad(0) ? at::silu_backward(dy * up, gate) : at::Tensor();
-    at::Tensor d_up = ctx->needs_input_grad(1) ? dy * at::silu(gate) : at::Tensor();
+    auto [d_gate, d_up] = kernels::silu_mul_backward(dy, gate, up);
     return {d_gate, d_up};
   }
 };

@@ -139,4 +139,67 @@ cudaError_t launch_rope_sequence(const RopeSequenceParams& p, cudaStream_t strea
 cudaError_t launch_silu_mul(DType dtype, int64_t n, const void* gate, const void* up, void* out,
                             cudaStream_t stream);
 
+// Gate training's element-wise passes (kernels/training_ops.h). Tensors of four dims are
+// [B, H, T, D] with D contiguous, element (b, h, t, d) at b * sb + h * sh + t * st + d.
+
+// dx = r · (g − x · r² · mean(g ∘ x)), g = dy ∘ w, r = 1/√(mean(x²) + eps), rows of `cols`
+// contiguous elements, statistics in float32.
+struct RmsNormBackwardParams {
+  DType dtype;
+  int64_t rows, cols;
+  float eps;
+  const void* dy;
+  const void* x;
+  const void* weight;  // [cols]
+  void* dx;
+};
+cudaError_t launch_rms_norm_backward(const RmsNormBackwardParams& p, cudaStream_t stream);
+
+// d_gate = silu'(gate) · T(dy · up), d_up = dy · T(silu(gate)), n contiguous elements each.
+cudaError_t launch_silu_mul_backward(DType dtype, int64_t n, const void* dy, const void* gate, const void* up,
+                                     void* d_gate, void* d_up, cudaStream_t stream);
+
+// Forward: out = α_h · full + (1 − α_h) · streaming. Backward: d_full = α_h · grad,
+// d_streaming = (1 − α_h) · grad and, per CTA, Σ grad · (full − streaming) per head into
+// d_alpha_partial[cta][h] (summed by the caller: deterministic, no atomics). Outputs [B, T, H, D]
+// contiguous.
+struct GateMixParams {
+  DType dtype;
+  int64_t batch, heads, seq, head_dim;
+  const float* alpha;  // [H]
+  const void* full;
+  int64_t f_sb, f_sh, f_st;
+  const void* streaming;
+  int64_t s_sb, s_sh, s_st;
+  const void* grad;  // backward only
+  int64_t g_sb, g_sh, g_st;
+  void* out;  // forward
+  void* d_full;
+  void* d_streaming;
+  float* d_alpha_partial;  // [ctas, H]
+  int ctas;                // backward's grid, which the caller sizes d_alpha_partial for
+};
+// Whether the kernels take these shapes and strides (else the caller runs the reference).
+bool gate_mix_fits(const GateMixParams& p);
+cudaError_t launch_gate_mix(const GateMixParams& p, cudaStream_t stream);
+cudaError_t launch_gate_mix_backward(const GateMixParams& p, cudaStream_t stream);
+
+// out[r, h] ← w · out[r, h] + (1 − w) · o[r, h], w = exp(lse − logaddexp(lse, l)) for rows r of
+// [N, H, D] tensors (row r, head h at r * sr + h * sh); lse, l float32, (h, r) at h * sh + r * sr.
+struct LseMergeParams {
+  DType dtype;     // of o; out is this dtype or float32
+  bool out_float;
+  int64_t rows, heads, head_dim;
+  void* out;
+  int64_t out_sr, out_sh;
+  const void* o;
+  int64_t o_sr, o_sh;
+  const float* lse;
+  int64_t lse_sh, lse_sr;
+  const float* l;
+  int64_t l_sh, l_sr;
+};
+bool lse_merge_fits(const LseMergeParams& p);
+cudaError_t launch_lse_merge(const LseMergeParams& p, cudaStream_t stream);
+
 }  // namespace duo::kernels::cuda

@@ -160,6 +160,98 @@ TEST(AnalyzeCli, ExportsReadBackIdenticallyInPython) {
 
 nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(slurp(path)); }
 
+// A checkpoint directory holding only a Llama config.json of the given shape.
+fs::path model_dir(const std::string& name, int layers, int heads, int kv_heads) {
+  const fs::path dir = work_dir() / name;
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": )" << layers << R"(, "num_attention_heads": )" << heads
+                                     << R"(, "num_key_value_heads": )" << kv_heads << R"(, "vocab_size": 258})";
+  return dir;
+}
+
+// export --model: the pattern must have the model's layers x KV heads (the check every command
+// that applies a pattern to a model makes), and rtp-llm takes the query heads from it.
+TEST(AnalyzeCli, ExportChecksThePatternAgainstTheModel) {
+  const fs::path run = work_dir() / "run.h5";  // 3 layers x 4 KV heads, 8 query heads
+  const fs::path out = work_dir() / "model_check";
+  fs::create_directories(out);
+  const fs::path wrong = model_dir("model_4x2", 4, 4, 2);
+  for (const char* format : {"duo-json", "rtp-llm"}) {
+    Result r = analyze("export " + path_arg(run) + " -f " + format + " --model " + path_arg(wrong) + " -o " +
+                       path_arg(out / (std::string(format) + ".json")));
+    expect_one_error(r, run.string() + ": 3 layers x 4 KV heads, but the model in " + (wrong / "config.json").string() +
+                            " has 4 x 2", "");
+    EXPECT_FALSE(fs::exists(out / (std::string(format) + ".json")));
+  }
+  // A pattern JSON and a reference directory are checked the same way.
+  ASSERT_EQ(analyze("pattern " + path_arg(run) + " -o " + path_arg(out / "pattern.json")).status, 0);
+  expect_one_error(analyze("export " + path_arg(out / "pattern.json") + " -f reference --model " + path_arg(wrong) +
+                           " -o " + path_arg(out / "reference")),
+                   (out / "pattern.json").string() + ": 3 layers x 4 KV heads, but the model in " +
+                       (wrong / "config.json").string() + " has 4 x 2",
+                   "");
+  const fs::path ref = work_dir() / "foreign_reference_2x2";
+  fs::create_directories(ref);
+  std::ofstream(ref / "full_attention_heads.tsv") << "0.1\t0.9\n0.8\t0.2\n";
+  expect_one_error(analyze("export " + path_arg(ref) + " -f rtp-llm --model " + path_arg(wrong) + " -o " +
+                           path_arg(out / "ref.json")),
+                   ref.string() + ": 2 layers x 2 KV heads, but the model in " + (wrong / "config.json").string() +
+                       " has 4 x 2",
+                   "");
+
+  // The right model: the export is written; a reference directory gets its query heads from it.
+  Result r = analyze("export " + path_arg(run) + " -f rtp-llm --model " + path_arg(model_dir("model_3x4", 3, 8, 4)) +
+                     " -o " + path_arg(out / "rtp.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const fs::path ref_model = model_dir("model_2x2", 2, 4, 2);
+  r = analyze("export " + path_arg(ref) + " -f rtp-llm --model " + path_arg(ref_model) + " -o " + path_arg(out / "ref.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_json(out / "ref.json")["headwise_config"]["0"], nlohmann::json::parse("[0, 0, 1, 1]"));
+  // Query heads that disagree with the model's are refused.
+  expect_one_error(analyze("export " + path_arg(ref) + " -f rtp-llm --num-heads 2 --model " + path_arg(ref_model) +
+                           " -o " + path_arg(out / "ref.json")),
+                   ref.string() + ": --num-heads says 2 query heads, but the model in " +
+                       (ref_model / "config.json").string() + " has 4",
+                   "");
+  expect_one_error(analyze("export " + path_arg(run) + " -f rtp-llm --model " + path_arg(model_dir("model_3x4_q4", 3, 4, 4)) +
+                           " -o " + path_arg(out / "rtp.json")),
+                   run.string() + ": records 8 query heads, but the model in ", "has 4");
+  // --model names a directory.
+  expect_one_error(analyze("export " + path_arg(run) + " --model " + path_arg(wrong / "config.json") + " -o " +
+                           path_arg(out / "x.json")),
+                   "--model expects a checkpoint directory (its config.json); " + (wrong / "config.json").string() +
+                       " is a file",
+                   "");
+}
+
+// Outputs are checked before anything is read or computed: one line naming the path.
+TEST(AnalyzeCli, OutputsThatCannotBeCreatedAreRefusedAtTheStart) {
+  const fs::path run = work_dir() / "run.h5";
+  const fs::path dir = work_dir() / "outputs";
+  fs::create_directories(dir);
+  const fs::path under_a_file = run / "sub" / "pattern.json";
+  expect_one_error(analyze("pattern " + path_arg(run) + " -o " + path_arg(under_a_file)),
+                   "--out " + under_a_file.string() + ": cannot be created: " + run.string() + " is a file", "");
+  expect_one_error(analyze("export " + path_arg(run) + " -f reference -o " + path_arg(run / "reference")),
+                   "--out " + (run / "reference").string() + ": cannot be created: " + run.string() + " is a file", "");
+  expect_one_error(analyze("export " + path_arg(run) + " -f duo-json -o " + path_arg(dir)),
+                   "--out expects a file; " + dir.string() + " is a directory", "");
+  expect_one_error(analyze("export " + path_arg(run) + " -f reference -o " + path_arg(run)),
+                   "--out expects a directory; " + run.string() + " is a file", "");
+  // A missing input is still reported as such when the output is fine...
+  expect_one_error(analyze("pattern " + path_arg(dir / "missing.h5") + " -o " + path_arg(dir / "p.json")),
+                   (dir / "missing.h5").string() + ": ", "no such file");
+  // ... and a new directory for an output file is made.
+  ASSERT_EQ(analyze("pattern " + path_arg(run) + " -o " + path_arg(dir / "new" / "p.json")).status, 0);
+  EXPECT_TRUE(fs::exists(dir / "new" / "p.json"));
+#ifdef DUO_WITH_PLPLOT
+  expect_one_error(analyze("plot " + path_arg(run) + " -o " + path_arg(run / "plots")),
+                   "--out " + (run / "plots").string() + ": cannot be created: " + run.string() + " is a file", "");
+#endif
+}
+
+
 // The synthetic history was trained with sink 128 + recent 256 (synthetic_meta): every export
 // deploys that window unless --sink/--recent say otherwise, and the pattern JSON records which.
 TEST(AnalyzeCli, ExportsDeployTheTrainedWindowUnlessOverridden) {
@@ -334,10 +426,12 @@ TEST(AnalyzeCli, ExportsThatCannotBeWrittenAreErrors) {
   EXPECT_NE(r.err.find("duo-analyze: error: /dev/full: write failed: No space left on device"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("wrote"), std::string::npos) << r.out;
 
-  // A path below a regular file cannot be created.
+  // A path below a regular file cannot be created: refused before anything is written.
   const fs::path under_a_file = work_dir() / "run.h5" / "pattern.json";
-  expect_one_error(analyze("export " + run + " -f duo-json -o " + path_arg(under_a_file)), under_a_file.string() + ": ",
-                   "cannot be written: Not a directory");
+  expect_one_error(analyze("export " + run + " -f duo-json -o " + path_arg(under_a_file)),
+                   "--out " + under_a_file.string() + ": cannot be created: " + (work_dir() / "run.h5").string() +
+                       " is a file",
+                   "");
 
   // A full disk: the export fails, and the one already there is kept whole.
   const fs::path dir = work_dir() / "full_disk";

@@ -152,7 +152,15 @@ TEST(AttentionCommand, BadInputsGiveOneClearErrorEach) {
   const std::string config = " --config " + arg(dir / "config.yaml") + " --out " + arg(out);
 
   const fs::path missing_model = dir / "no_such_model";
-  expect_one_error(analyze(config + " --model " + arg(missing_model)), missing_model.string() + ": not a checkpoint directory");
+  expect_one_error(analyze(config + " --model " + arg(missing_model)),
+                   "--model expects a checkpoint directory; " + missing_model.string() + " does not exist");
+  const fs::path a_file = fs::path(kModel) / "config.json";
+  expect_one_error(analyze(config + " --model " + arg(a_file)),
+                   "--model expects a checkpoint directory; " + a_file.string() + " is a file");
+  const fs::path under_a_file = dir / "config.yaml" / "attention";
+  expect_one_error(analyze(" --config " + arg(dir / "config.yaml") + " --out " + arg(under_a_file)),
+                   "--out " + under_a_file.string() + ": cannot be created: " + (dir / "config.yaml").string() +
+                       " is a file");
 
   const fs::path missing_config = dir / "no_such_config.yaml";
   expect_one_error(analyze("--config " + arg(missing_config) + " --out " + arg(out)), missing_config.string());
@@ -176,7 +184,13 @@ TEST(AttentionCommand, BadInputsGiveOneClearErrorEach) {
   fs::create_directories(wrong_shape);
   std::ofstream(wrong_shape / "full_attention_heads.tsv") << "0.9\t0.1\n0.8\t0.2\n";
   std::ofstream(wrong_shape / "config.json") << R"({"sink_size": 4, "recent_size": 48})";
-  expect_one_error(analyze(config + " --gates " + arg(wrong_shape)), "gates are for 2 layers x 2 KV heads, but the model has 3 x 4");
+  // Refused before the model loads and before --out is made.
+  const fs::path shape_out = dir / "wrong_shape_out";
+  expect_one_error(analyze(" --config " + arg(dir / "config.yaml") + " --out " + arg(shape_out) + " --gates " +
+                           arg(wrong_shape)),
+                   wrong_shape.string() + ": 2 layers x 2 KV heads, but the model in " +
+                       (fs::path(kModel) / "config.json").string() + " has 3 x 4");
+  EXPECT_FALSE(fs::exists(shape_out));
 
   expect_one_error(analyze(config + " --bogus"), "--bogus");
 }

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "model/safetensors.h"
 #include "file_limit.h"
@@ -90,6 +92,37 @@ TEST(ModelDuoGenerate, WarnsWhenTheContextPassesTheModelsPositions) {
                    "max_position_embeddings of 64 (" + (dir / "config.json").string() +
                    "); past it the model runs on positions it was not trained for\n");
   EXPECT_NE(r.out.find("generated: "), std::string::npos) << r.out;
+}
+
+// Paths of the wrong kind, and dumps that could not be written, are one line each before the
+// model loads: naming the flag and the path.
+TEST(ModelDuoGenerate, PathsOfTheWrongKindExitOneWithOneLineBeforeLoading) {
+  const fs::path dir = test::fresh_dir();
+  test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
+  const fs::path weights = dir / "model.safetensors";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--model " + weights.string(), "--model expects a checkpoint directory; " + weights.string() + " is a file"},
+      {"--random-config " + dir.string(), "--random-config expects a config.json file; " + dir.string() + " is a directory"},
+      {"--model " + dir.string() + " --tokenizer " + weights.string(),
+       "--tokenizer expects a tokenizer directory; " + weights.string() + " is a file"},
+      {"--model " + dir.string() + " --dump " + (weights / "dump.h5").string(),
+       "--dump " + (weights / "dump.h5").string() + ": cannot be created: " + weights.string() + " is a file"},
+      {"--model " + dir.string() + " --dump " + (weights / "dump.npy").string(),
+       "--dump " + (weights / "dump.hidden.npy").string() + ": cannot be created: " + weights.string() + " is a file"},
+      {"--model " + dir.string() + " --dump " + dir.string() + ".h5",
+       "--dump expects a file; " + dir.string() + ".h5 is a directory"},
+  };
+  fs::create_directories(dir.string() + ".h5");
+  for (const auto& [args, want] : cases) {
+    ToolRun r = run_tool(args + " --ids 1,2,3", dir);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_EQ(r.err, "duo-generate: error: " + want + "\n") << args;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  // A dump into a directory that does not exist yet: it is made.
+  ToolRun r = run_tool("--model " + dir.string() + " -n 1 --ids 1,2,3 --dump " + (dir / "new" / "dump.h5").string(), dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "new" / "dump.h5"));
 }
 
 TEST(ModelDuoGenerate, GeneratesAndDumpsLikeTransformers) {

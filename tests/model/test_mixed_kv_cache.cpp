@@ -43,8 +43,9 @@ class PerHeadMaskAttention : public Attention {
   PerHeadMaskAttention(HeadPattern pattern, int64_t chunk) : pattern_(std::move(pattern)), chunk_(chunk) {}
   at::Tensor forward(const AttentionInput& in) override {
     const int64_t hq = in.q.size(1), hkv = in.k.size(1), T = in.q.size(2);
-    auto causal = at::ones({T, T}, at::kBool).tril();
-    auto streaming = streaming_mask_for_chunks(T, chunk_, pattern_.window.sink, pattern_.window.recent);
+    auto causal = at::ones({T, T}, at::TensorOptions().dtype(at::kBool).device(in.q.device())).tril();
+    auto streaming =
+        streaming_mask_for_chunks(T, chunk_, pattern_.window.sink, pattern_.window.recent).to(in.q.device());
     std::vector<at::Tensor> heads;
     for (int64_t h = 0; h < hq; ++h) {
       int64_t kv = h / (hq / hkv);
@@ -86,6 +87,31 @@ TEST(MixedKVCache, ChunkedPrefillEqualsPerHeadMaskedForward) {
     auto gap = (model.forward(ids, full).logits - want).abs().max().item<double>();
     if (chunk < T) EXPECT_GT(gap, 1e-3) << "chunk " << chunk;
     else EXPECT_LT(gap, 1e-4);
+  }
+}
+
+// On a GPU in bf16 the chunks attend through libtorch's flash kernel (bottom-right causal over
+// the kept tokens and the chunk): the same logits as the dense masks, to bf16 rounding, which is
+// far below what the streaming heads change.
+TEST(MixedKVCache, ChunkedPrefillOnCudaEqualsPerHeadMaskedForward) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  const at::Device cuda(at::kCUDA, 0);
+  auto model = LlamaModel::random(tiny_gqa_config(), 5, at::kBFloat16, cuda);
+  at::manual_seed(9);
+  const int64_t T = 300;
+  auto ids = at::randint(0, 61, {1, T}, at::TensorOptions().dtype(at::kLong).device(cuda));
+  const auto pattern = mixed_pattern(/*sink=*/4, /*recent=*/24);
+  FullAttention full;
+  const at::Tensor plain = model.forward(ids, full).logits.to(at::kFloat);
+  for (int64_t chunk : {int64_t{1}, int64_t{16}, int64_t{100}}) {
+    MixedKVCacheAttention engine(pattern, 1, T, 8, at::kBFloat16, cuda);
+    auto got = prefill_chunked(model, engine, ids, chunk, /*all_logits=*/true).to(at::kFloat);
+    PerHeadMaskAttention dense(pattern, chunk);
+    auto want = model.forward(ids, dense).logits.to(at::kFloat);
+    const double err = (got - want).abs().max().item<double>(), gap = (plain - want).abs().max().item<double>();
+    EXPECT_LT(err, 0.05 * want.abs().max().item<double>()) << "chunk " << chunk;
+    EXPECT_GT(gap, 4 * err) << "chunk " << chunk;
   }
 }
 

@@ -28,6 +28,13 @@ TEST(ModelMemory, WeightBytesCountEveryWeightOfEachVariant) {
     for (const auto& [name, w] : model.named_weights()) bytes += double(w.numel()) * double(w.element_size());
     EXPECT_EQ(weight_bytes(model.config(), at::kFloat), bytes) << variant;
     EXPECT_EQ(weight_bytes(model.config(), at::kBFloat16), bytes / 2) << variant;
+    const LlamaModel headless =
+        LlamaModel::load(fs::path(DUO_MODEL_CHECKPOINTS) / (std::string(variant) + "-fp32"), at::kFloat, at::kCPU,
+                         /*with_lm_head=*/false);
+    double headless_bytes = 0;
+    for (const auto& [name, w] : headless.named_weights())
+      headless_bytes += double(w.numel()) * double(w.element_size());
+    EXPECT_EQ(weight_bytes(headless.config(), at::kFloat, /*with_lm_head=*/false), headless_bytes) << variant;
   }
   EXPECT_EQ(format_bytes(512), "512 bytes");
   EXPECT_EQ(format_bytes(1.5 * 1024 * 1024 * 1024), "1.5 GiB");

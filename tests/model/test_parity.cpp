@@ -80,6 +80,21 @@ TEST(ModelLoad, CastsOnLoadToTheRequestedDtype) {
   for (const auto& l : bf16.layers()) EXPECT_FALSE(l.wq.requires_grad());
 }
 
+// Gate training's model (duo-train) leaves an untied LM head out: the same hidden states, no
+// head tensor, and a clear error for logits.
+TEST(ModelLoad, WithoutTheLmHeadGivesTheSameHiddenStates) {
+  const auto dir = kCheckpoints / "qwen3-fp32";
+  LlamaModel with = LlamaModel::load(dir, at::kFloat, at::kCPU);
+  LlamaModel without = LlamaModel::load(dir, at::kFloat, at::kCPU, /*with_lm_head=*/false);
+  ASSERT_FALSE(with.config().tie_word_embeddings);
+  at::InferenceMode guard;
+  const at::Tensor ids = at::randint(3, 320, {1, 12}, at::TensorOptions().dtype(at::kLong));
+  FullAttention full;
+  EXPECT_TRUE(at::equal(without.forward(ids, full, 0, /*logits=*/false).hidden, with.forward(ids, full).hidden));
+  EXPECT_EQ(without.named_weights().size() + 1, with.named_weights().size());
+  EXPECT_THROW(without.forward(ids, full), std::logic_error);
+}
+
 TEST(ModelAttention, KVCacheChunksMatchFullAttention) {
   LlamaModel model = LlamaModel::load(kCheckpoints / "qwen3-fp32", at::kFloat, at::kCPU);
   at::InferenceMode guard;

@@ -7,7 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "model/generate.h"
 #include "model/llama.h"
@@ -124,6 +128,38 @@ TEST(DuoPretrain, BadConfigurationExitsOneWithOneLine) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err.rfind("duo-pretrain: error: --set: train.lr: expected a number in [0, 10], got -1", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// Paths of the wrong kind and outputs that cannot be made: one line naming the flag (or key) and
+// the path, before the haystack is read or a step trained.
+TEST(DuoPretrain, PathsOfTheWrongKindExitOneWithOneLine) {
+  const fs::path dir = test::scratch_dir();
+  test::spit(dir / "haystack.txt", test::synthetic_haystack(1500));
+  const fs::path file = dir / "haystack.txt";
+  const std::string model = env("DUO_SOURCE_DIR") + "/models/tiny";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--out " + (file / "out").string(),
+       "--out " + (file / "out").string() + ": cannot be created: " + file.string() + " is a file"},
+      {"--out " + file.string(), "--out expects a directory; " + file.string() + " is a file"},
+      {"--eval " + model + "/model.safetensors",
+       "--eval expects a checkpoint directory; " + model + "/model.safetensors is a file"},
+      {"--set model.tokenizer=" + model + "/tokenizer.json --out " + (dir / "never").string(),
+       "model.tokenizer expects a tokenizer directory; " + model + "/tokenizer.json is a file"},
+      {"--set data.haystack_files=[" + dir.string() + "] --out " + (dir / "never").string(),
+       "data.haystack_files expects text files; " + dir.string() + " is a directory"},
+  };
+  for (const auto& [args, want] : cases) {
+    const auto r = test::run_command(pretrain_command(dir, args), dir);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_EQ(r.err, "duo-pretrain: error: " + want + "\n") << args;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  EXPECT_FALSE(fs::exists(dir / "never"));
+  const auto r = test::run_command(env("DUO_BIN_DIR") + "/duo-pretrain --config " + dir.string() + " --out " +
+                                       (dir / "never").string(),
+                                   dir);
+  EXPECT_EQ(r.err, "duo-pretrain: error: --config expects a YAML configuration file; " + dir.string() +
+                       " is a directory\n");
 }
 
 }  // namespace

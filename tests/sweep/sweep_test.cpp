@@ -410,6 +410,53 @@ TEST(SweepCommand, OutOfRangeSizesGiveOneClearErrorEach) {
   }
 }
 
+// Gates of another shape than the model are refused before the output directory is made or the
+// weights load, with both shapes and both files.
+TEST(Sweep, GatesOfAnotherShapeThanTheModelAreRefusedFirst) {
+  auto dir = scratch("shape");
+  auto o = tiny_options(dir / "never");
+  GateSet gates = tiny_gates();  // 4 layers x 2 KV heads, as models/tiny-random
+  gates.num_layers = 2;
+  gates.num_kv_heads = 4;
+  expect_refused(gates, o, {"synthetic: 2 layers x 4 KV heads, but the model in " + (o.model / "config.json").string() +
+                                " has 4 x 2"});
+  EXPECT_FALSE(fs::exists(o.out));
+}
+
+// Paths of the wrong kind: one line naming the flag and the path, before anything loads.
+TEST(SweepCommand, PathsOfTheWrongKindGiveOneClearErrorEach) {
+  auto out = scratch("cli_paths");
+  auto gates = out.parent_path() / "reference_paths";
+  fs::create_directories(gates);
+  std::ofstream(gates / "full_attention_heads.tsv") << "0.9\t0.1\n0.8\t0.2\n0.7\t0.3\n0.6\t0.4\n";
+  std::ofstream(gates / "config.json") << R"({"sink_size": 8, "recent_size": 32})";
+  auto o = tiny_options(out);
+  const std::string hay = o.haystack[0];
+  const std::string base = env("DUO_BIN_DIR") + "/duo-analyze sweep --gates " + gates.string() +
+                           " --lengths 400 --depths 0.5 --dtype fp32 --device cpu";
+  const std::string model = " --random-weights --model " + o.model.string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --random-weights --model " + (o.model / "config.json").string() + " --haystack " + hay + " --out " + out.string(),
+       "--model expects a directory holding config.json; " + (o.model / "config.json").string() + " is a file"},
+      {" --model " + (o.model / "tokenizer.json").string() + " --haystack " + hay + " --out " + out.string(),
+       "--model expects a checkpoint directory; " + (o.model / "tokenizer.json").string() + " is a file"},
+      {model + " --tokenizer " + (o.model / "tokenizer.json").string() + " --haystack " + hay + " --out " + out.string(),
+       "--tokenizer expects a tokenizer directory; " + (o.model / "tokenizer.json").string() + " is a file"},
+      {model + " --haystack " + out.string() + " --out " + out.string(),
+       "--haystack expects a text file; " + out.string() + " is a directory"},
+      {model + " --haystack " + hay + " --out " + hay + "/sweep",
+       "--out " + hay + "/sweep: cannot be created: " + hay + " is a file"},
+      {model + " --haystack " + hay + " --out " + hay, "--out expects a directory; " + hay + " is a file"},
+  };
+  int i = 0;
+  for (const auto& [args, want] : cases) {
+    const fs::path log = out.parent_path() / ("paths" + std::to_string(i++) + ".txt");
+    EXPECT_EQ(run(base + args + " > " + log.string() + " 2>&1"), 1 << 8) << args;
+    const std::string text = read_text(log);
+    EXPECT_EQ(text.substr(text.find("duo-analyze: error: ")), "duo-analyze: error: " + want + "\n") << args << ": " << text;
+  }
+}
+
 TEST(SweepCommand, SweepsAPatternFileAsItIsUnlessSparsitiesAreGiven) {
   auto out = scratch("cli_pattern");
   auto dir = out.parent_path();

@@ -14,6 +14,10 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
+#include <algorithm>
+#include <string>
 #include <thread>
 
 #include "history/history_reader.h"
@@ -141,7 +145,8 @@ TEST(DuoTrain, ContextBeyondTheModelsPositionsIsOneClearError) {
                                "/configs/tiny-random.yaml with --set), more than the model's max_position_embeddings "
                                "of 8192 (" + env("DUO_SOURCE_DIR") + "/models/tiny-random/config.json)");
   EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
-  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out / "config.yaml"));
+  EXPECT_FALSE(fs::exists(out / "history.h5"));
 }
 
 TEST(DuoTrain, MissingCheckpointDirectoryIsOneClearError) {
@@ -149,6 +154,40 @@ TEST(DuoTrain, MissingCheckpointDirectoryIsOneClearError) {
   expect_one_line_error(run(train_cmd() + " --set model.random_config=false --model " +
                             (dir / "absent").string() + " --out " + (dir / "out").string()),
                         "absent");
+}
+
+// A path of the wrong kind, or an output that cannot be made, is one line naming the flag (or
+// config key) and the path, before the model loads.
+TEST(DuoTrain, PathsOfTheWrongKindAreOneClearErrorBeforeLoading) {
+  auto dir = fresh_dir("paths");
+  fs::create_directories(dir);
+  const fs::path file = dir / "a-file";
+  std::ofstream(file) << "not a directory\n";
+  const std::string model = env("DUO_SOURCE_DIR") + "/models/tiny-random";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {train_cmd() + " --model " + model + "/config.json --out " + (dir / "o1").string(),
+       "--model expects a directory holding config.json; " + model + "/config.json is a file"},
+      {train_cmd() + " --set model.random_config=false --set model.path=" + file.string() + " --out " +
+           (dir / "o2").string(),
+       "model.path expects a checkpoint directory; " + file.string() + " is a file"},
+      {train_cmd() + " --set data.tokenizer=" + model + "/tokenizer.json --out " + (dir / "o3").string(),
+       "data.tokenizer expects a tokenizer directory; " + model + "/tokenizer.json is a file"},
+      {train_cmd() + " --out " + (file / "run").string(),
+       "--out " + (file / "run").string() + ": cannot be created: " + file.string() + " is a file"},
+      {train_cmd() + " --out " + file.string(), "--out expects a directory; " + file.string() + " is a file"},
+      {env("DUO_BIN_DIR") + "/duo-train --resume --out " + file.string(),
+       "--out expects the run directory to resume; " + file.string() + " is a file"},
+      {env("DUO_BIN_DIR") + "/duo-train --resume --out " + (dir / "none").string(),
+       "--out expects the run directory to resume; " + (dir / "none").string() + " does not exist"},
+  };
+  for (const auto& [command, want] : cases) {
+    auto r = run(command);
+    expect_one_line_error(r, want);
+    const std::string line = "duo-train: error: " + want + "\n";
+    EXPECT_EQ(r.output.substr(r.output.size() - std::min(r.output.size(), line.size())), line) << r.output;
+    EXPECT_EQ(r.output.find("loading"), std::string::npos) << "the model loaded first: " << r.output;
+  }
+  for (const char* never : {"o1", "o2", "o3"}) EXPECT_FALSE(fs::exists(dir / never)) << never;
 }
 
 std::string read_bytes(const fs::path& path) {
