@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "analysis/attention_scores.h"
 #include "analysis/compare.h"
@@ -20,6 +21,7 @@
 #include "history/history_reader.h"
 #include "model/head_pattern.h"
 #include "model/llama.h"
+#include "model/model_memory.h"
 #include "model/model_config.h"
 #include "synth/passkey.h"
 #include "synth/passkey_from_config.h"
@@ -198,8 +200,11 @@ void AttentionCommand::run() const {
   if (o.samples < 1) throw Error("--samples " + std::to_string(o.samples) + ": must be at least 1");
   for (int64_t len : o.lengths)
     if (len < 1) throw Error("--lengths: every length must be a positive number of tokens, got " + std::to_string(len));
-  if ((sink_option_->count() && o.sink < 0) || (recent_option_->count() && o.recent < 0))
-    throw Error("--sink and --recent must not be negative");
+  for (const auto& [given, value, name] : {std::tuple{sink_option_->count() > 0, o.sink, "--sink"},
+                                            std::tuple{recent_option_->count() > 0, o.recent, "--recent"}})
+    if (given && (value < 0 || value > kMaxWindowTokens))
+      throw Error(std::string(name) + " " + std::to_string(value) + ": expected an integer in [0, " +
+                  std::to_string(kMaxWindowTokens) + "]");
   check_sparsity(o.sparsity);
 
   // Every path before anything loads: the config's, the gates' shape against the model's, --out.
@@ -238,6 +243,7 @@ void AttentionCommand::run() const {
       for (int64_t i = 0; i < o.samples; ++i) samples_in.push_back(generator.sample(i, len));
   }
 
+  check_weights_fit(declared, dtype, device, config_json);
   const LlamaModel model = config.model.random_config ? LlamaModel::random(declared, config.model.seed, dtype, device)
                                                       : LlamaModel::load(model_dir, dtype, device);
   const ModelConfig& shape = model.config();

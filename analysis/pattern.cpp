@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "util/error.h"
 
@@ -94,9 +95,10 @@ Pattern select_by_threshold(const GateSet& gates, double threshold) {
 }
 
 void override_window(Pattern& p, const WindowOverride& given) {
-  if (given.sink && *given.sink < 0) throw Error("--sink " + std::to_string(*given.sink) + ": must not be negative");
-  if (given.recent && *given.recent < 0)
-    throw Error("--recent " + std::to_string(*given.recent) + ": must not be negative");
+  for (const auto& [value, name] : {std::pair{given.sink, "--sink"}, std::pair{given.recent, "--recent"}})
+    if (value && (*value < 0 || *value > kMaxWindowTokens))
+      throw Error(std::string(name) + " " + std::to_string(*value) + ": expected an integer in [0, " +
+                  std::to_string(kMaxWindowTokens) + "]");
   if (!given.sink && !given.recent) return;
   if (given.sink) p.window.sink = *given.sink;
   if (given.recent) p.window.recent = *given.recent;

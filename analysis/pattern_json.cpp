@@ -2,6 +2,7 @@
 #include "analysis/pattern_json.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -89,8 +90,13 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
       throw Error(path, "rule \"" + p.rule + "\" is neither \"sparsity\" nor \"threshold\"");
     if (!doc.at("requested_sparsity").is_null()) p.requested_sparsity = doc.at("requested_sparsity").get<double>();
     if (!doc.at("threshold").is_null()) p.threshold = doc.at("threshold").get<double>();
-    p.window = StreamingWindow{doc.at("sink").get<int64_t>(), doc.at("recent").get<int64_t>()};
-    if (p.window.sink < 0 || p.window.recent < 0) throw Error(path, "sink and recent must not be negative");
+    // A window size: a JSON integer in [0, kMaxWindowTokens] (1e12 or 2.5 are not).
+    auto window_size = [&](const json& v, const std::string& key) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxWindowTokens)
+        throw Error(path, key + " is " + v.dump() + ", not an integer in [0, " + std::to_string(kMaxWindowTokens) + "]");
+      return v.get<int64_t>();
+    };
+    p.window = StreamingWindow{window_size(doc.at("sink"), "sink"), window_size(doc.at("recent"), "recent")};
     if (doc.contains("window_source")) {
       p.window_source = doc.at("window_source").get<std::string>();
       if (p.window_source != "trained" && p.window_source != "override" && p.window_source != "default")
@@ -99,7 +105,8 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
         p.trained_window = p.window;
       } else if (p.window_source == "override" && !doc.at("trained_window").is_null()) {
         const json& t = doc.at("trained_window");
-        p.trained_window = StreamingWindow{t.at("sink").get<int64_t>(), t.at("recent").get<int64_t>()};
+        p.trained_window = StreamingWindow{window_size(t.at("sink"), "trained_window.sink"),
+                                           window_size(t.at("recent"), "trained_window.recent")};
       }
     } else {
       // Written before the window's source was recorded: the window was --sink/--recent as
@@ -117,7 +124,16 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
       if (l < 0 || l >= g.num_layers || h < 0 || h >= g.num_kv_heads)
         throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") is out of range");
       const size_t i = static_cast<size_t>(l) * g.num_kv_heads + h;
-      g.gates[i] = head.at("gate").get<float>();
+      // Gates lie in [0, 1]: duo-train clamps them there, and so does the reference loader for
+      // its TSV (gate_set.cpp); a value outside, or one that overflowed to infinity, is refused.
+      const double gate = head.at("gate").get<double>();
+      if (!(gate >= 0 && gate <= 1)) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%.9g", gate);
+        throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") has gate " +
+                              shown + ", not in [0, 1]");
+      }
+      g.gates[i] = static_cast<float>(gate);
       const std::string role = head.at("role").get<std::string>();
       if (role != "retrieval" && role != "streaming")
         throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") has role \"" + role +

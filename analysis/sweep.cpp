@@ -18,6 +18,7 @@
 #include "model/head_pattern.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
+#include "model/model_memory.h"
 #include "model/model_config.h"
 #include "synth/passkey.h"
 #include "synth/rng.h"
@@ -25,6 +26,7 @@
 #include "util/error.h"
 #include "util/path_check.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo::analysis {
 namespace {
@@ -160,15 +162,15 @@ void append_sweep_csv(const std::filesystem::path& path, const SweepRow& r) {
     last.seekg(-1, std::ios::end);
     cut_short = last.get() != '\n';
   }
-  std::ofstream out(path, std::ios::app);
+  std::ostringstream out;
   if (fresh) out << kCsvHeader << "\n";
   if (cut_short) out << "\n";
   out << r.method << ',' << r.seed << ',' << format_number(r.sparsity, 6) << ',' << r.length << ','
       << format_number(r.depth, 6) << ',' << r.sample << ',' << r.exact << ','
       << format_number(r.overlap, 6) << ',' << r.kv_bytes << ',' << format_number(r.prefill_s, 6)
       << ',' << format_number(r.decode_s_per_token, 6) << ',' << r.retrieval_heads << "\n";
-  out.flush();
-  if (!out) throw Error(path, "cannot write");
+  // Flushed to the disk, or an error naming the file; a row the disk refused is cut off again.
+  append_text_file(path, out.str());
 }
 
 std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
@@ -200,6 +202,7 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
     throw Error("the streaming window (sink " + std::to_string(window.sink) + " + recent " + std::to_string(window.recent) +
                 ") holds every context of --lengths (up to " + std::to_string(longest) +
                 " tokens): streaming heads would see everything; give longer --lengths or a smaller --sink/--recent");
+  check_weights_fit(declared, dtype, device, config_json);
 
   // Finished cells are reused only when they were computed with this sweep's settings; checked
   // before the model loads.

@@ -7,23 +7,9 @@
 
 #include "model/safetensors_writer.h"
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo {
-namespace {
-
-void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::path tmp = path;
-  tmp += ".partial";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw Error(tmp, "cannot write");
-  }
-  std::filesystem::rename(tmp, path);
-}
-
-}  // namespace
-
 std::string hf_llama_config_json(const ModelConfig& c) {
   if (c.architecture != Architecture::Llama || c.rope_scaling.type != RopeType::Default || c.attention_bias ||
       c.o_bias || c.mlp_bias || c.qk_norm)
@@ -57,11 +43,11 @@ void write_hf_checkpoint(const std::filesystem::path& dir, const LlamaModel& mod
   NamedTensors weights;
   for (const auto& [name, t] : model.named_weights()) weights.emplace_back(name, t.detach().to(at::kBFloat16));
   save_safetensors(dir / "model.safetensors", weights, {{"format", "pt"}});
-  write_atomically(dir / "config.json", hf_llama_config_json(model.config()));
+  write_text_file(dir / "config.json", hf_llama_config_json(model.config()));
   for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
     std::ifstream in(tokenizer_dir / name, std::ios::binary);
     if (!in) throw Error(tokenizer_dir / name, "cannot read");
-    write_atomically(dir / name, std::string(std::istreambuf_iterator<char>(in), {}));
+    write_text_file(dir / name, std::string(std::istreambuf_iterator<char>(in), {}));
   }
 }
 

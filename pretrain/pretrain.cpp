@@ -14,8 +14,8 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "hf_checkpoint.h"
@@ -24,6 +24,7 @@
 #include "passkey_eval.h"
 #include "util/error.h"
 #include "util/progress.h"
+#include "util/text_file.h"
 
 namespace duo {
 namespace {
@@ -86,10 +87,10 @@ at::Device device_of(const PretrainConfig& c) {
 }
 
 void write_eval_csv(const std::filesystem::path& csv, const std::vector<PasskeyAccuracy>& acc) {
-  std::ofstream out(csv);
+  std::ostringstream out;
   out << "length,correct,total,accuracy\n";
   for (const PasskeyAccuracy& a : acc) out << a.length << "," << a.correct << "," << a.total << "," << a.accuracy() << "\n";
-  if (!out) throw Error(csv, "cannot write");
+  write_text_file(csv, out.str());
 }
 
 }  // namespace
@@ -146,15 +147,17 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
 
-  std::ofstream curve(out / "curve.csv");
-  curve << "step,lr,loss,answer_loss,answer_accuracy,first_answer_token_accuracy,tokens_per_s\n";
+  // Every output goes through write_text_file / append_text_file: a full disk stops the run with
+  // one error naming the file instead of a checkpoint or curve silently cut short.
+  const std::filesystem::path curve = out / "curve.csv";
+  write_text_file(curve, "step,lr,loss,answer_loss,answer_accuracy,first_answer_token_accuracy,tokens_per_s\n");
   // pretrain.yaml records the plan (steps fixed, no budget), so that it reruns this schedule.
   auto save = [&](int64_t planned) {
     write_hf_checkpoint(out, model, config.model.tokenizer);
     PretrainConfig used = config;
     used.train.steps = planned;
     used.train.time_budget_s = 0;
-    std::ofstream(out / "pretrain.yaml") << used.to_yaml();
+    write_text_file(out / "pretrain.yaml", used.to_yaml());
   };
 
   // The plan: train.steps, or fewer if the measured step time says the budget would run out.
@@ -248,7 +251,9 @@ void pretrain(PretrainConfig config, const std::filesystem::path& out) {
       std::printf("step %6lld/%lld  lr %.2e  loss %.4f  answer loss %.4f  answer acc %.3f  first %.3f  %.0f tok/s  ETA %s\n",
                   (long long)done, (long long)total, lr, l, al, aa, fa, tok_s, ProgressBar::format_duration(eta).c_str());
       std::fflush(stdout);
-      curve << done << "," << lr << "," << l << "," << al << "," << aa << "," << fa << "," << tok_s << "\n" << std::flush;
+      std::ostringstream line;
+      line << done << "," << lr << "," << l << "," << al << "," << aa << "," << fa << "," << tok_s << "\n";
+      append_text_file(curve, line.str());
       for (at::Tensor* s : {&sum_loss, &sum_answer_loss, &sum_answer_right, &sum_answer, &sum_first_right, &sum_first})
         s->zero_();
       interval_steps = 0;

@@ -8,18 +8,21 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "history/hdf5_util.h"
 #include "model/generate.h"
 #include "model/llama.h"
+#include "model/model_memory.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/path_check.h"
+#include "util/text_file.h"
 
 namespace {
 
@@ -63,34 +66,33 @@ void write_npy(const fs::path& path, const at::Tensor& t) {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
   const size_t unpadded = 10 + dict.size() + 1;
   dict += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw duo::Error(path, "cannot open for writing");
   const uint16_t hlen = static_cast<uint16_t>(dict.size());
-  out.write("\x93NUMPY\x01\x00", 8);
-  const char len[2] = {static_cast<char>(hlen & 0xff), static_cast<char>(hlen >> 8)};
-  out.write(len, 2);
-  out << dict;
-  out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * 4));
-  if (!out) throw duo::Error(path, "write failed");
+  std::string header("\x93NUMPY\x01\x00", 8);
+  header += static_cast<char>(hlen & 0xff);
+  header += static_cast<char>(hlen >> 8);
+  header += dict;
+  // A temporary file renamed into place: a full disk is one error naming the file.
+  const std::string_view parts[] = {header, std::string_view(static_cast<const char*>(c.data_ptr()), c.numel() * 4)};
+  duo::write_file_parts(path, parts);
 }
 
+// Built in memory (HDF5's core driver) and written by write_text_file, so that a full disk is one
+// error naming the file (HDF5 writing to the disk itself crashed at exit when its close failed).
 void write_h5(const fs::path& path, const at::Tensor& hidden, const at::Tensor& logits) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // report failures ourselves, in one line
-  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) throw duo::Error(path, "cannot create HDF5 file");
-  bool ok = true;
+  namespace h5 = duo::h5;
+  h5::silence_errors();
+  h5::Id file = h5::create_memory_file(path);
   for (auto [name, t] : {std::pair{"hidden", hidden}, std::pair{"logits", logits}}) {
     at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
     std::vector<hsize_t> dims(c.sizes().begin(), c.sizes().end());
-    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-    hid_t set = space < 0 ? -1
-                          : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    ok = ok && set >= 0 && H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data_ptr()) >= 0;
-    if (set >= 0) H5Dclose(set);
-    if (space >= 0) H5Sclose(space);
+    const std::string what = std::string("cannot write dataset '") + name + "'";
+    h5::Id space(h5::check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), path, what));
+    h5::Id set(h5::check(H5Dcreate2(file.get(), name, H5T_IEEE_F32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                    H5P_DEFAULT),
+                         path, what));
+    h5::check_status(H5Dwrite(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data_ptr()), path, what);
   }
-  ok = H5Fclose(file) >= 0 && ok;
-  if (!ok) throw duo::Error(path, "writing the HDF5 datasets failed");
+  duo::write_text_file(path, h5::finish_memory_file(std::move(file), path));
 }
 
 // The files --dump writes: FILE.hidden.npy and FILE.logits.npy for FILE.npy, FILE.h5 itself,
@@ -184,12 +186,13 @@ int main(int argc, char** argv) {
     }
 
     duo::LlamaModel model = [&] {
-      if (!random_config.empty()) {
-        duo::ModelConfig cfg = duo::load_model_config(random_config);
-        return duo::LlamaModel::random(cfg, seed, parse_dtype(dtype_name, cfg.torch_dtype), device);
-      }
-      duo::ModelConfig cfg = duo::load_model_config(fs::path(model_dir) / "config.json");
-      return duo::LlamaModel::load(model_dir, parse_dtype(dtype_name, cfg.torch_dtype), device);
+      const fs::path config_json = random_config.empty() ? fs::path(model_dir) / "config.json" : fs::path(random_config);
+      const duo::ModelConfig cfg = duo::load_model_config(config_json);
+      const at::ScalarType dtype = parse_dtype(dtype_name, cfg.torch_dtype);
+      // One line saying what the weights need and what the device has, not the allocator's trace.
+      duo::check_weights_fit(cfg, dtype, device, config_json);
+      if (!random_config.empty()) return duo::LlamaModel::random(cfg, seed, dtype, device);
+      return duo::LlamaModel::load(model_dir, dtype, device);
     }();
 
     std::vector<int64_t> ids;
@@ -205,6 +208,16 @@ int main(int argc, char** argv) {
     if (window > 0 && static_cast<int64_t>(ids.size()) + n > window)
       std::cerr << "duo-generate: note: " << ids.size() + n << " tokens exceed the model's sliding_window of "
                 << window << "; duo attends over the whole context\n";
+
+    // Past max_position_embeddings a model runs on positions it was not trained for. A warning,
+    // not a refusal: running a model past it (RoPE extrapolation, a config.json that understates
+    // its context) is a legitimate experiment, and the tokens still come out.
+    const int64_t positions = model.config().max_position_embeddings;
+    if (positions > 0 && static_cast<int64_t>(ids.size()) + n > positions)
+      std::cerr << "duo-generate: warning: the prompt's " << ids.size() << " tokens + " << n << " new ones ("
+                << ids.size() + n << ") exceed the model's max_position_embeddings of " << positions << " ("
+                << (random_config.empty() ? (fs::path(model_dir) / "config.json").string() : random_config)
+                << "); past it the model runs on positions it was not trained for\n";
 
     duo::GenerateOptions opts;
     opts.max_new_tokens = n;

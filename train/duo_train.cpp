@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     }
 
     duo::TrainConfig config;
+    std::string source;  // where the configuration's values came from, for errors
     // Where the paths came from, for messages: the command line or the config file.
     const char* out_flag = out_dir.empty() ? "run.out" : "--out";
     if (resume) {
@@ -54,9 +55,11 @@ int main(int argc, char** argv) {
         throw duo::Error(files.config, "no run to resume here (config.yaml is missing)");
       config = duo::TrainConfig::load(files.config);
       config.run.out = out_dir;
+      source = files.config.string();
     } else {
       if (config_file.empty()) throw duo::Error("--config FILE is required (see --help)");
       config = duo::TrainConfig::load(config_file);
+      source = config_file + (overrides.empty() ? "" : " with --set");
       if (!model_dir.empty()) overrides.push_back("model.path=" + model_dir);
       if (!out_dir.empty()) overrides.push_back("run.out=" + out_dir);
       config.apply_overrides(overrides);
@@ -64,6 +67,6 @@ int main(int argc, char** argv) {
     // Before anything loads: a wrong path is one line now, not after the model has loaded.
     config.check_input_paths(model_dir.empty() ? "model.path" : "--model");
     duo::prepare_output_directory(config.run.out, out_flag);
-    return duo::train(config, resume);
+    return duo::train(config, resume, source);
   });
 }

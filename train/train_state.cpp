@@ -2,7 +2,10 @@
 
 #include <torch/serialize.h>
 
+#include <sstream>
+
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo {
 
@@ -16,10 +19,11 @@ void save_train_state(const std::filesystem::path& path, const TrainState& state
   torch::serialize::OutputArchive optimizer_archive;
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
-  auto tmp = path;
-  tmp += ".tmp";
-  archive.save_to(tmp.string());
-  std::filesystem::rename(tmp, path);
+  // Serialized in memory, then written by write_text_file (a temporary file renamed into place):
+  // a full disk is one error naming the file, and no temporary file is left behind.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_text_file(path, bytes.str());
 }
 
 namespace {

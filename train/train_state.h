@@ -18,7 +18,8 @@ struct TrainState {
   at::Tensor gates;      // [num_layers, num_kv_heads] float32
 };
 
-// Written to a temporary file, then renamed over `path`, so a kill never leaves half a file.
+// Written to a temporary file, then renamed over `path`, so a kill never leaves half a file; a
+// failed write (a full disk) throws duo::Error naming `path` and leaves the previous checkpoint.
 void save_train_state(const std::filesystem::path& path, const TrainState& state,
                       torch::optim::AdamW& optimizer);
 

@@ -20,6 +20,7 @@
 #include "lr_schedule.h"
 #include "model/llama.h"
 #include "model/model_config.h"
+#include "model/model_memory.h"
 #include "synth/passkey.h"
 #include "synth/passkey_from_config.h"
 #include "tokenizer/tokenizer.h"
@@ -58,11 +59,11 @@ at::ScalarType to_scalar_type(Dtype dtype) {
 
 LlamaModel load_model(const TrainConfig& config, at::ScalarType dtype, at::Device device) {
   const std::filesystem::path dir = config.model.path;
-  if (config.model.random_config) {
-    return LlamaModel::random(load_model_config(dir / "config.json"), config.model.seed, dtype, device,
-                              /*with_lm_head=*/false);
-  }
-  // The distillation loss compares hidden states: the LM head is never used.
+  const ModelConfig declared = load_model_config(dir / "config.json");
+  // The distillation loss compares hidden states: the LM head is never used, nor loaded.
+  check_weights_fit(declared, dtype, device, dir / "config.json", /*with_lm_head=*/false);
+  if (config.model.random_config)
+    return LlamaModel::random(declared, config.model.seed, dtype, device, /*with_lm_head=*/false);
   return LlamaModel::load(dir, dtype, device, /*with_lm_head=*/false);
 }
 
@@ -102,6 +103,19 @@ std::optional<int64_t> plan_resume(const RunFiles& files) {
   return step;
 }
 
+// The longest sample must fit the positions the model was trained on (checked before the model
+// loads): past max_position_embeddings a model runs on positions it never saw, and gates trained
+// there describe that, not the model. A config.json without the key is not checked.
+void check_context_fits(const TrainConfig& config, const std::string& config_source) {
+  const std::filesystem::path model_config = std::filesystem::path(config.model.path) / "config.json";
+  const int64_t limit = load_model_config(model_config).max_position_embeddings;
+  if (limit > 0 && config.data.context_max > limit)
+    throw Error("data.context_max is " + std::to_string(config.data.context_max) + " tokens (" + config_source +
+                "), more than the model's max_position_embeddings of " + std::to_string(limit) + " (" +
+                model_config.string() + "); lower data.context_max (and data.context_min) to at most " +
+                std::to_string(limit));
+}
+
 }  // namespace
 
 RunFiles::RunFiles(const std::filesystem::path& out_dir)
@@ -110,7 +124,7 @@ RunFiles::RunFiles(const std::filesystem::path& out_dir)
       history(out_dir / "history.h5"),
       checkpoint(out_dir / "checkpoint.pt") {}
 
-int train(const TrainConfig& config, bool resume) {
+int train(const TrainConfig& config, bool resume, const std::string& config_source) {
   if (config.model.path.empty())
     throw Error("model.path is empty: name a checkpoint directory in the config or with --model");
   RunFiles files(config.run.out);
@@ -118,6 +132,7 @@ int train(const TrainConfig& config, bool resume) {
     throw Error(files.dir, "already holds a run (history.h5); pass --resume to continue it, or "
                            "choose another --out");
   const std::optional<int64_t> resume_step = resume ? plan_resume(files) : std::nullopt;
+  check_context_fits(config, config_source);
   std::filesystem::create_directories(files.dir);
 
   const auto device = resolve_device(config.model.device);

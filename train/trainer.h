@@ -8,6 +8,7 @@
 //   checkpoint.pt  gates + optimizer state + steps done (train_state.h)
 #pragma once
 #include <filesystem>
+#include <string>
 
 #include "config.h"
 
@@ -22,7 +23,8 @@ struct RunFiles {
 // the run stored in config.run.out from its checkpoint (resume = true; without a checkpoint only a
 // history holding no steps yet starts over, from step 0; history rows past the checkpoint are
 // dropped with a note). Returns the process exit code: 0 when all steps are done, 130 when
-// interrupted by SIGINT/SIGTERM after saving a checkpoint.
-int train(const TrainConfig& config, bool resume);
+// interrupted by SIGINT/SIGTERM after saving a checkpoint. `config_source` names where the
+// configuration came from (a file, with --set overrides), for errors about its values.
+int train(const TrainConfig& config, bool resume, const std::string& config_source);
 
 }  // namespace duo

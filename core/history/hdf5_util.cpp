@@ -47,6 +47,24 @@ void check_status(herr_t status, const std::filesystem::path& path, const std::s
   check(static_cast<hid_t>(status), path, what);
 }
 
+Id create_memory_file(const std::filesystem::path& path) {
+  Id fapl(check(H5Pcreate(H5P_FILE_ACCESS), path, "cannot create file access properties"));
+  // Grows in steps of 1 MiB; backing_store = false: nothing is written to `path`.
+  check_status(H5Pset_fapl_core(fapl.get(), size_t{1} << 20, false), path, "cannot use the in-memory file driver");
+  return Id(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), path, "cannot create file"));
+}
+
+std::string finish_memory_file(Id file, const std::filesystem::path& path) {
+  check_status(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path, "cannot finish file");
+  const ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+  if (size < 0) check(static_cast<hid_t>(size), path, "cannot finish file");
+  std::string image(static_cast<size_t>(size), '\0');
+  if (H5Fget_file_image(file.get(), image.data(), image.size()) != size)
+    check(-1, path, "cannot finish file");
+  check_status(H5Fclose(file.release()), path, "cannot close file");
+  return image;
+}
+
 void write_attr(hid_t obj, const char* name, const std::string& value,
                 const std::filesystem::path& path) {
   // Variable-length UTF-8, so h5py returns a str rather than bytes.

@@ -49,6 +49,15 @@ std::string last_error();
 hid_t check(hid_t id, const std::filesystem::path& path, const std::string& what);
 void check_status(herr_t status, const std::filesystem::path& path, const std::string& what);
 
+// A new, empty HDF5 file held in memory (the core driver, no backing store), for a writer that
+// then hands finish_memory_file's bytes to write_text_file. HDF5 itself then never writes to the
+// disk: when a full disk or quota made its own close fail, it printed a two-line error, left the
+// file open and crashed (SIGSEGV) at library shutdown. `path` only names the file in messages.
+Id create_memory_file(const std::filesystem::path& path);
+// Closes a file made by create_memory_file (every object in it must be closed already) and
+// returns its bytes: a complete HDF5 file, as H5Fcreate on the disk would have left it.
+std::string finish_memory_file(Id file, const std::filesystem::path& path);
+
 void write_attr(hid_t obj, const char* name, const std::string& value, const std::filesystem::path& path);
 void write_attr(hid_t obj, const char* name, int64_t value, const std::filesystem::path& path);
 bool has_attr(hid_t obj, const char* name);

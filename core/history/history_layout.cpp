@@ -1,10 +1,15 @@
 // Writing and reading one complete gate-history file (docs/history-schema.md).
 #include "history/history_layout.h"
 
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <vector>
 
 #include "history/hdf5_util.h"
+#include "model/streaming_window.h"
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo {
 
@@ -95,12 +100,24 @@ void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path) {
   if (meta.num_heads % meta.num_kv_heads != 0)
     throw Error(path, "num_heads (" + std::to_string(meta.num_heads) + ") is not a multiple of num_kv_heads (" +
                           std::to_string(meta.num_kv_heads) + ")");
-  if (meta.sink < 0 || meta.recent < 0) throw Error(path, "sink and recent must not be negative");
+  for (const auto& [value, name] : {std::pair{meta.sink, "sink"}, std::pair{meta.recent, "recent"}})
+    if (value < 0 || value > kMaxWindowTokens)
+      throw Error(path, std::string(name) + " must be an integer in [0, " + std::to_string(kMaxWindowTokens) +
+                            "], got " + std::to_string(value));
 }
 
-void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns) {
-  h5::Id file(h5::check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
-                        "cannot create file"));
+void check_gate(float gate, int64_t step, int layer, int kv_head, const std::filesystem::path& path) {
+  if (gate >= 0.0f && gate <= 1.0f) return;
+  char value[32];
+  std::snprintf(value, sizeof value, "%.9g", static_cast<double>(gate));
+  throw Error(path, "step " + std::to_string(step) + ", layer " + std::to_string(layer) + ", KV head " +
+                        std::to_string(kv_head) + ": gate " + value + " is not in [0, 1]" +
+                        (std::isnan(gate) ? " (the training diverged?)" : ""));
+}
+
+void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns,
+                bool sync) {
+  h5::Id file = h5::create_memory_file(path);
   const hid_t f = file.get();
   h5::write_attr(f, "format", std::string(kHistoryFormat), path);
   h5::write_attr(f, "schema_version", kHistorySchemaVersion, path);
@@ -128,8 +145,7 @@ void write_file(const std::filesystem::path& path, const HistoryMeta& meta, cons
   write_dataset(f, kTokens, H5T_STD_I64LE, H5T_NATIVE_INT64, columns.tokens.data(), rows, {}, path);
   write_dataset(f, kWallTime, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, columns.wall_time.data(), rows, {}, path);
   group.reset();
-  hid_t raw = file.release();
-  h5::check_status(H5Fclose(raw), path, "cannot close file");
+  write_text_file(path, h5::finish_memory_file(std::move(file), path), WriteFileOptions{sync});
 }
 
 StoredHistory read_file(const std::filesystem::path& path) {
@@ -151,13 +167,22 @@ StoredHistory read_file(const std::filesystem::path& path) {
   meta.config_yaml = h5::read_string_attr(f, "config_yaml", path);
   meta.model_name = h5::read_string_attr(f, "model_name", path);
   meta.architecture = h5::read_string_attr(f, "architecture", path);
-  auto read_int = [&](const char* name) { return static_cast<int>(h5::read_int_attr(f, name, path)); };
-  meta.num_layers = read_int("num_layers");
-  meta.num_heads = read_int("num_heads");
-  meta.num_kv_heads = read_int("num_kv_heads");
-  meta.head_dim = read_int("head_dim");
-  meta.sink = read_int("sink");
-  meta.recent = read_int("recent");
+  // Range-checked before the cast, so that 2^40 layers is not read as 0 nor a sink of 1e12 as
+  // a negative number.
+  auto read_int = [&](const char* name, int64_t lo, int64_t hi) {
+    const int64_t value = h5::read_int_attr(f, name, path);
+    if (value < lo || value > hi)
+      throw Error(path, std::string("attribute '") + name + "' is " + std::to_string(value) + ", not an integer in [" +
+                            std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return static_cast<int>(value);
+  };
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  meta.num_layers = read_int("num_layers", 1, kMaxInt);
+  meta.num_heads = read_int("num_heads", 1, kMaxInt);
+  meta.num_kv_heads = read_int("num_kv_heads", 1, kMaxInt);
+  meta.head_dim = read_int("head_dim", 1, kMaxInt);
+  meta.sink = read_int("sink", 0, kMaxWindowTokens);
+  meta.recent = read_int("recent", 0, kMaxWindowTokens);
   validate_meta(meta, path);
 
   HistoryColumns& c = stored.columns;
@@ -171,6 +196,11 @@ StoredHistory read_file(const std::filesystem::path& path) {
   }
   const int64_t gates_per_step = int64_t{meta.num_layers} * meta.num_kv_heads;
   c.gates = read_dataset<float>(f, kGates, H5T_NATIVE_FLOAT, rows, gates_per_step, path);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int l = 0; l < meta.num_layers; ++l)
+      for (int h = 0; h < meta.num_kv_heads; ++h)
+        check_gate(c.gates[static_cast<size_t>((i * meta.num_layers + l) * meta.num_kv_heads + h)], c.step[i], l, h,
+                   path);
   c.loss_total = read_dataset<double>(f, kLossTotal, H5T_NATIVE_DOUBLE, rows, 1, path);
   c.loss_distill = read_dataset<double>(f, kLossDistill, H5T_NATIVE_DOUBLE, rows, 1, path);
   c.loss_reg = read_dataset<double>(f, kLossReg, H5T_NATIVE_DOUBLE, rows, 1, path);

@@ -27,8 +27,17 @@ inline constexpr hsize_t kChunkRows = 64;
 // Throws duo::Error naming `path` when the metadata cannot describe a history.
 void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path);
 
-// Writes a complete history file at `path` (truncating whatever is there) and closes it.
-void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns);
+// Throws duo::Error naming `path`, the step, layer and KV head unless `gate` lies in [0, 1].
+// duo-train clamps every gate to [0, 1] after each optimizer step, as the reference implementation
+// does, so anything else (a NaN from a diverged run, a value edited in) is not a gate.
+void check_gate(float gate, int64_t step, int layer, int kv_head, const std::filesystem::path& path);
+
+// Builds a complete history file in memory and puts it at `path` through write_text_file: a
+// temporary sibling renamed over `path`, flushed to the disk first when `sync`. A failed write
+// (a full disk) is one duo::Error naming `path`; `path` keeps its previous version and no
+// temporary file is left behind.
+void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns,
+                bool sync);
 
 struct StoredHistory {
   HistoryMeta meta;

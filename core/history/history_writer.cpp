@@ -1,5 +1,8 @@
-// Gate-history writer. Every append writes the complete history into a temporary file next to
-// the target, closes it, and renames it over the target. rename() replaces a directory entry
+// Gate-history writer. Every append builds the complete history in memory, writes it into a
+// temporary file next to the target ("<target>.partial"), closes it, and renames it over the
+// target (history_layout::write_file). A writer killed mid-write leaves the temporary file behind;
+// the next writer of the same history truncates and reuses it. A failed write (a full disk)
+// removes it and leaves the target as it was. rename() replaces a directory entry
 // atomically, so the target always names a complete, closed HDF5 file: a kill -9 at any moment
 // leaves either the previous version or the new one, never a half-written file, and readers
 // (ours, h5py, any HDF5 tool) open it with no special flags, even while training runs. The cost
@@ -9,6 +12,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "history/hdf5_util.h"
@@ -20,20 +25,13 @@ namespace {
 
 namespace layout = history_layout;
 
-// The temporary sibling a new version is built in. A writer killed mid-write leaves it behind;
-// the next writer of the same history truncates and reuses it.
-std::filesystem::path partial_path(const std::filesystem::path& path) {
-  std::filesystem::path partial = path;
-  partial += ".partial";
-  return partial;
-}
-
 void fsync_path(const std::filesystem::path& path, int flags) {
   int fd = ::open(path.c_str(), flags);
-  if (fd < 0) throw Error(path, "cannot open to sync it to disk");
+  if (fd < 0) throw Error(path, std::string("cannot open to sync it to disk: ") + std::strerror(errno));
   const int rc = ::fsync(fd);
+  const int error = errno;
   ::close(fd);
-  if (rc != 0) throw Error(path, "cannot sync to disk");
+  if (rc != 0) throw Error(path, std::string("cannot sync to disk: ") + std::strerror(error));
 }
 
 }  // namespace
@@ -85,6 +83,10 @@ void HistoryWriter::append(const StepRecord& record) {
     throw Error(path_, "step " + std::to_string(record.step) + " has " + std::to_string(record.gates.size()) +
                            " gates, expected " + std::to_string(gate_count) + " (layers x KV heads)");
   if (record.step < 0) throw Error(path_, "step must not be negative, got " + std::to_string(record.step));
+  // What the reader would refuse is not written: the file keeps the steps before.
+  for (int l = 0; l < meta_.num_layers; ++l)
+    for (int h = 0; h < meta_.num_kv_heads; ++h)
+      layout::check_gate(record.gates[static_cast<size_t>(l) * meta_.num_kv_heads + h], record.step, l, h, path_);
   if (rows() > 0 && record.step != next_step())
     throw Error(path_, "step " + std::to_string(record.step) + " does not follow step " +
                            std::to_string(next_step() - 1) + " (steps must be consecutive)");
@@ -99,14 +101,10 @@ void HistoryWriter::append(const StepRecord& record) {
 }
 
 void HistoryWriter::publish() {
-  const std::filesystem::path partial = partial_path(path_);
-  layout::write_file(partial, meta_, columns_);
-  // Without the fsync a power loss could leave the renamed entry pointing at unwritten blocks;
-  // a kill -9 alone cannot, since the kernel already holds every completed write().
-  if (options_.fsync) fsync_path(partial, O_RDONLY);
-  std::error_code ec;
-  std::filesystem::rename(partial, path_, ec);
-  if (ec) throw Error(path_, "cannot move the new version into place: " + ec.message());
+  // write_file builds the new version in "<path>.partial" and renames it over the target. Without
+  // its fsync a power loss could leave the renamed entry pointing at unwritten blocks; a kill -9
+  // alone cannot, since the kernel already holds every completed write().
+  layout::write_file(path_, meta_, columns_, options_.fsync);
   if (options_.fsync) {
     const std::filesystem::path dir = path_.parent_path().empty() ? "." : path_.parent_path();
     fsync_path(dir, O_RDONLY | O_DIRECTORY);

@@ -4,10 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <set>
+#include <string_view>
 
 #include "util/error.h"
+#include "util/text_file.h"
 
 namespace duo {
 namespace {
@@ -53,23 +54,15 @@ void save_safetensors(const std::filesystem::path& path, const NamedTensors& ten
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  std::filesystem::path tmp = path;
-  tmp += ".partial";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(tmp, "cannot open for writing");
-    uint64_t n = text.size();
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));  // little-endian
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    // Tensors are stored in the machine's byte order; every host duo runs on is little-endian.
-    for (const at::Tensor& t : data)
-      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
-    out.flush();
-    if (!out) throw Error(tmp, "write failed (disk full?)");
-  }
-  std::filesystem::rename(tmp, path);
+  uint64_t n = text.size();
+  char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>(static_cast<unsigned char>(n >> (8 * i)));  // little-endian
+  std::vector<std::string_view> parts{std::string_view(len, 8), text};
+  // Tensors are stored in the machine's byte order; every host duo runs on is little-endian.
+  for (const at::Tensor& t : data)
+    parts.emplace_back(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  // A temporary file renamed into place; a full disk is one error naming the file.
+  write_file_parts(path, parts);
 }
 
 }  // namespace duo

@@ -16,6 +16,10 @@ struct StreamingWindow {
   bool operator==(const StreamingWindow&) const = default;
 };
 
+// The largest sink or recent any file or option may give (as the training configuration's
+// token counts): larger ones are typing mistakes, not windows.
+inline constexpr int64_t kMaxWindowTokens = int64_t{1} << 24;
+
 // The DuoAttention paper's deployment window: what a pattern deploys with when nothing records
 // the window its gates were trained with.
 inline constexpr StreamingWindow kDeploymentWindow{64, 256};

@@ -3,6 +3,9 @@
 // and the file, so an unsupported tokenizer never encodes silently wrong.
 #include <nlohmann/json.hpp>
 
+#include <unordered_map>
+#include <vector>
+
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/utf8.h"
 #include "util/error.h"
@@ -187,7 +190,19 @@ class Loader {
     return result;
   }
 
-  std::unique_ptr<BpeModel> model(const json& j, bool byte_level_input) const {
+  // A token id of tokenizer.json: a JSON integer in [0, bound), `bound` being the number of
+  // tokens the file defines.
+  int32_t token_id(const json& id, const std::string& where, const std::string& token, int64_t bound) const {
+    const std::string named = where + ": \"" + token + "\" has id " + id.dump();
+    if (!id.is_number_integer()) fail(named + ", not an integer");
+    if (!id.is_number_unsigned() || id.get<uint64_t>() >= static_cast<uint64_t>(bound))
+      fail(named + ", outside [0, " + std::to_string(bound) + "): the file defines " + std::to_string(bound) +
+           " tokens");
+    return id.get<int32_t>();
+  }
+
+  // added_count: the number of added_tokens, which may take ids after the model's.
+  std::unique_ptr<BpeModel> model(const json& j, bool byte_level_input, int64_t added_count) const {
     const std::string type = j.contains("type") ? type_of(j) : "BPE";
     if (type != "BPE") unsupported("model", type, "BPE");
     if (j.contains("dropout") && !j["dropout"].is_null() && j["dropout"].get<double>() != 0.0)
@@ -203,9 +218,21 @@ class Loader {
     options.ignore_merges = flag(j, "ignore_merges", false);
     options.byte_level_input = byte_level_input;
 
+    // Ids are what the `tokenizers` library accepts (integers, not 2.0), one token each (it would
+    // keep either of two tokens sharing an id for decoding), and lie within the tokens the file
+    // defines: an id of 1e8 in a vocab of 300 would have duo allocate 1e8 entries.
+    const json& vocab_json = j.at("vocab");
+    if (!vocab_json.is_object()) fail("model vocab is not an object of token: id");
+    const int64_t bound = static_cast<int64_t>(vocab_json.size()) + added_count;
+    std::vector<const std::string*> owner(static_cast<size_t>(bound), nullptr);
     StringMap<int32_t> vocab;
-    vocab.reserve(j.at("vocab").size());
-    for (const auto& [token, id] : j.at("vocab").items()) vocab.emplace(token, id.get<int32_t>());
+    vocab.reserve(vocab_json.size());
+    for (const auto& [token, id] : vocab_json.items()) {
+      const int32_t value = token_id(id, "model vocab", token, bound);
+      if (const std::string* other = owner[static_cast<size_t>(value)])
+        fail("model vocab: \"" + *other + "\" and \"" + token + "\" both have id " + std::to_string(value));
+      owner[static_cast<size_t>(value)] = &vocab.emplace(token, value).first->first;
+    }
     std::vector<std::pair<std::string, std::string>> merges;
     const json& merge_list = j.at("merges");
     merges.reserve(merge_list.size());
@@ -229,12 +256,39 @@ class Loader {
     }
   }
 
-  std::vector<AddedToken> added_tokens(const json& j) const {
+  // The `tokenizers` library ignores the ids listed here: it gives each added token the model's
+  // id for its content, else the id of the same content listed before, else the next id after
+  // the model vocab and the added tokens before it (file order). A file listing other ids would
+  // be encoded differently by duo and by the library, so it is refused.
+  std::vector<AddedToken> added_tokens(const json& j, const BpeModel& model, int64_t model_size) const {
+    if (!j.is_array()) fail("added_tokens is not an array");
+    const int64_t bound = model_size + static_cast<int64_t>(j.size());
     std::vector<AddedToken> tokens;
+    StringMap<int32_t> listed;
+    std::unordered_map<int32_t, std::string> added_ids;
+    int64_t next = model_size;
     for (const json& t : j) {
       AddedToken token;
-      token.id = t.at("id").get<int32_t>();
       token.content = t.at("content").get<std::string>();
+      token.id = token_id(t.at("id"), "added_tokens", token.content, bound);
+      const std::string named = "added_tokens: \"" + token.content + "\" has id " + std::to_string(token.id);
+      if (const auto vocab_id = model.token_to_id(token.content)) {
+        if (*vocab_id != token.id) fail(named + ", but the model vocab gives it id " + std::to_string(*vocab_id));
+      } else if (const auto before = listed.find(token.content); before != listed.end()) {
+        if (before->second != token.id)
+          fail(named + ", but it is listed before with id " + std::to_string(before->second));
+      } else {
+        if (const std::string* other = model.id_to_token(token.id))
+          fail(named + ", which the model vocab gives to \"" + *other + "\"");
+        if (const auto other = added_ids.find(token.id); other != added_ids.end())
+          fail(named + ", which is also the id of \"" + other->second + "\"");
+        if (token.id != next)
+          fail(named + ", but the tokenizers library numbers new added tokens on from the model vocab in file "
+                       "order and gives it id " + std::to_string(next));
+        added_ids.emplace(token.id, token.content);
+        ++next;
+      }
+      listed.emplace(token.content, token.id);
       token.special = flag(t, "special", false);
       token.lstrip = flag(t, "lstrip", false);
       token.rstrip = flag(t, "rstrip", false);
@@ -273,10 +327,12 @@ class Loader {
                                 ? std::move(built.front())
                                 : std::make_unique<SequencePreTokenizer>(std::move(built));
     }
-    impl->model = model(root["model"], byte_level_input);
-    impl->added = AddedVocabulary(root.contains("added_tokens") ? added_tokens(root["added_tokens"])
-                                                                : std::vector<AddedToken>{},
-                                  impl->normalizer.get());
+    const bool has_added = root.contains("added_tokens") && !root["added_tokens"].is_null();
+    const json no_added = json::array();
+    const json& added = has_added ? root["added_tokens"] : no_added;
+    impl->model = model(root["model"], byte_level_input, static_cast<int64_t>(added.size()));
+    const auto model_size = static_cast<int64_t>(root["model"].at("vocab").size());
+    impl->added = AddedVocabulary(added_tokens(added, *impl->model, model_size), impl->normalizer.get());
     if (root.contains("post_processor") && !root["post_processor"].is_null())
       impl->post_processor = post_processor(root["post_processor"]);
     if (root.contains("decoder") && !root["decoder"].is_null())

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "analysis/compare.h"
@@ -135,7 +136,7 @@ TEST(Pattern, DeploysTheTrainedWindowUnlessOverridden) {
   EXPECT_EQ(p.window_source, "trained");
   override_window(p, {});
   EXPECT_EQ(p.window_source, "trained");
-  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: must not be negative");
+  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: expected an integer in [0, 16777216]");
 }
 
 TEST(Pattern, SparsityOutsideZeroToOneIsAnError) {
@@ -292,6 +293,48 @@ TEST(PatternJson, ReadsFilesWithoutAWindowSource) {
   EXPECT_EQ(b.pattern.window, (duo::StreamingWindow{4, 256}));
   EXPECT_EQ(b.pattern.window_source, "override");
   EXPECT_FALSE(b.pattern.trained_window.has_value());
+}
+
+// Gates outside [0, 1] (which neither duo-train nor the reference loader can leave) are refused,
+// naming the file and the head (JSON holds no NaN or infinity; 1e300 would be one as a float).
+TEST(PatternJson, GatesOutsideZeroToOneAreRefusedNamingTheHead) {
+  fs::path dir = fresh_dir("json_gates");
+  const GateSet g = final_targets();
+  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.5), g);
+  nlohmann::json doc = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  ASSERT_EQ(doc["heads"][4]["layer"], 1);
+  ASSERT_EQ(doc["heads"][4]["kv_head"], 0);
+  doc["heads"][4]["gate"] = 0.123456;
+  const std::string text = doc.dump();
+  for (const auto& [bad, shown] : std::vector<std::pair<std::string, std::string>>{
+           {"7.5", "7.5"}, {"-2", "-2"}, {"1e300", "1e+300"}, {"1.0000001", "1.0000001"}}) {
+    std::string edited = text;
+    edited.replace(edited.find("0.123456"), 8, bad);
+    std::ofstream(dir / "bad.json") << edited;
+    EXPECT_EQ(error_of([&] { read_pattern_json(dir / "bad.json"); }),
+              (dir / "bad.json").string() + ": head (layer 1, kv_head 0) has gate " + shown + ", not in [0, 1]")
+        << bad;
+  }
+}
+
+// Window sizes: integers in [0, 2^24], in a pattern JSON and as --sink/--recent (1e12 was taken).
+TEST(PatternJson, WindowSizesMustBeIntegersInRange) {
+  fs::path dir = fresh_dir("json_window");
+  const GateSet g = final_targets();
+  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.5), g);
+  const nlohmann::json doc = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  for (const auto& [key, value, shown] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"sink", 1000000000000, "1000000000000"}, {"sink", 2.5, "2.5"}, {"recent", -1, "-1"}}) {
+    nlohmann::json edited = doc;
+    edited[key] = value;
+    std::ofstream(dir / "bad.json") << edited.dump();
+    EXPECT_EQ(error_of([&] { read_pattern_json(dir / "bad.json"); }),
+              (dir / "bad.json").string() + ": " + key + " is " + shown + ", not an integer in [0, 16777216]");
+  }
+  Pattern p = select_by_sparsity(g, 0.5);
+  EXPECT_EQ(error_of([&] { override_window(p, {.sink = 1000000000000}); }),
+            "--sink 1000000000000: expected an integer in [0, 16777216]");
+  EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: expected an integer in [0, 16777216]");
 }
 
 TEST(AnalysisHistory, ConvergenceAndStepSelection) {

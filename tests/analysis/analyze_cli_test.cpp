@@ -301,7 +301,9 @@ TEST(AnalyzeCli, ExportsDeployTheTrainedWindowUnlessOverridden) {
   r = analyze("summary " + run);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("deploy     streaming heads keep sink 128 + recent 256 (trained)"), std::string::npos) << r.out;
-  expect_one_error(analyze("pattern " + run + " --recent -5"), "--recent -5: ", "must not be negative");
+  expect_one_error(analyze("pattern " + run + " --recent -5"), "--recent -5: ", "expected an integer in [0, 16777216]");
+  expect_one_error(analyze("export " + run + " --sink 1000000000000 --out " + (dir / "huge").string()),
+                   "--sink 1000000000000: ", "expected an integer in [0, 16777216]");
 }
 
 // A pattern file is a pattern: export keeps its roles exactly, even roles no rule would give.

@@ -177,7 +177,8 @@ TEST(AttentionCommand, BadInputsGiveOneClearErrorEach) {
   expect_one_error(analyze(config + " --samples 0"), "--samples 0: must be at least 1");
   expect_one_error(analyze(config + " --lengths 100"), "cannot hold the prompt");
   expect_one_error(analyze(config + " --sparsity 2"), "--sparsity 2");
-  expect_one_error(analyze(config + " --recent -3"), "--sink and --recent must not be negative");
+  expect_one_error(analyze(config + " --recent -3"), "--recent -3: expected an integer in [0, 16777216]");
+  expect_one_error(analyze(config + " --sink 1000000000000"), "--sink 1000000000000: expected an integer in [0, 16777216]");
 
   const fs::path wrong_shape = dir / "wrong_shape";
   fs::create_directories(wrong_shape);

@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,10 +21,12 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "history/history_reader.h"
 #include "history/history_writer.h"
 #include "synthetic_steps.h"
+#include "file_limit.h"
 #include "util/error.h"
 
 extern char** environ;
@@ -101,10 +105,10 @@ std::string error_of(const std::function<void()>& body) {
   return "";
 }
 
-void set_schema_version(const fs::path& file, int64_t version) {
+void set_int_attr(const fs::path& file, const char* name, int64_t version) {
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   ASSERT_GE(f, 0);
-  hid_t attr = H5Aopen(f, "schema_version", H5P_DEFAULT);
+  hid_t attr = H5Aopen(f, name, H5P_DEFAULT);
   ASSERT_GE(attr, 0);
   ASSERT_GE(H5Awrite(attr, H5T_NATIVE_INT64, &version), 0);
   H5Aclose(attr);
@@ -251,14 +255,79 @@ TEST(History, BadFilesGiveOneClearError) {
 
   fs::path newer = dir / "newer.h5";
   fs::copy_file(good, newer);
-  set_schema_version(newer, duo::kHistorySchemaVersion + 1);
+  set_int_attr(newer, "schema_version", duo::kHistorySchemaVersion + 1);
   message = error_of([&] { HistoryReader{newer}; });
   EXPECT_NE(message.find("schema version 2 is newer"), std::string::npos) << message;
+
+  // Sizes past what the reader holds are refused as they are, not after a cast (2^40 layers read
+  // as "got 0", a sink of 1e12 as "must not be negative").
+  for (const auto& [name, value, expected] : std::vector<std::tuple<const char*, int64_t, std::string>>{
+           {"num_layers", int64_t{1} << 40, "attribute 'num_layers' is 1099511627776, not an integer in [1, 2147483647]"},
+           {"num_kv_heads", 0, "attribute 'num_kv_heads' is 0, not an integer in [1, 2147483647]"},
+           {"sink", 1000000000000, "attribute 'sink' is 1000000000000, not an integer in [0, 16777216]"},
+           {"recent", -5, "attribute 'recent' is -5, not an integer in [0, 16777216]"}}) {
+    fs::path edited = dir / (std::string(name) + ".h5");
+    fs::copy_file(good, edited);
+    set_int_attr(edited, name, value);
+    EXPECT_EQ(error_of([&] { HistoryReader{edited}; }), edited.string() + ": " + expected);
+  }
 
   fs::path other = dir / "other.h5";
   hid_t f = H5Fcreate(other.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(f);
   EXPECT_NE(error_of([&] { HistoryReader{other}; }).find("not a duo gate history"), std::string::npos);
+}
+
+namespace {
+
+// Overwrites one gate of a history in place, as an edit by another tool would.
+void set_gate(const fs::path& file, int64_t row, int layer, int head, float value) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t set = H5Dopen2(f, "gates", H5P_DEFAULT);
+  hid_t space = H5Dget_space(set);
+  const hsize_t start[3] = {static_cast<hsize_t>(row), static_cast<hsize_t>(layer), static_cast<hsize_t>(head)};
+  const hsize_t count[3] = {1, 1, 1};
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  hid_t one = H5Screate_simple(1, count, nullptr);
+  ASSERT_GE(H5Dwrite(set, H5T_NATIVE_FLOAT, one, space, H5P_DEFAULT, &value), 0);
+  H5Sclose(one);
+  H5Sclose(space);
+  H5Dclose(set);
+  H5Fclose(f);
+}
+
+}  // namespace
+
+// duo-train clamps every gate to [0, 1] after each step (as the reference does): a value outside,
+// or NaN, is refused naming the file, step, layer and KV head, by the reader and by the writer.
+TEST(History, GatesOutsideZeroToOneAreRefusedNamingTheHead) {
+  fs::path dir = fresh_dir("gates");
+  fs::path good = dir / "good.h5";
+  {
+    auto writer = HistoryWriter::create(good, synthetic_meta());
+    write_steps(writer, 0, 5);
+  }
+  for (const auto& [value, shown] : std::vector<std::pair<float, std::string>>{
+           {5.0f, "5 is not in [0, 1]"}, {-3.0f, "-3 is not in [0, 1]"},
+           {std::nanf(""), "nan is not in [0, 1] (the training diverged?)"}}) {
+    fs::path bad = dir / "bad.h5";
+    fs::remove(bad);
+    fs::copy_file(good, bad);
+    set_gate(bad, 3, 2, 1, value);
+    EXPECT_EQ(error_of([&] { HistoryReader{bad}; }), bad.string() + ": step 3, layer 2, KV head 1: gate " + shown);
+    EXPECT_EQ(error_of([&] { HistoryWriter::resume(bad, 5); }),
+              bad.string() + ": step 3, layer 2, KV head 1: gate " + shown);
+  }
+  auto writer = HistoryWriter::resume(good, 5);
+  auto record = synthetic_step(writer.meta(), 5);
+  record.gates[1] = std::nanf("");
+  EXPECT_EQ(error_of([&] { writer.append(record); }),
+            good.string() + ": step 5, layer 0, KV head 1: gate nan is not in [0, 1] (the training diverged?)");
+  EXPECT_EQ(HistoryReader(good).rows(), 5) << "the refused step reached the file";
+  record.gates[1] = 1.0f;
+  writer.append(record);
+  EXPECT_EQ(HistoryReader(good).rows(), 6);
 }
 
 namespace {
@@ -309,9 +378,13 @@ TEST(History, SurvivesKillNineAtRandomMoments) {
   std::mt19937 rng(12345);
   int64_t rows = 0;  // rows after the previous kill
   int mid_write_kills = 0;  // kills that left a half-written new version behind
-  for (int iteration = 0; iteration < 30; ++iteration) {
+  // A new version is built in memory and only its write (and fsync) touches the disk, a small part
+  // of each append: 40 kills, two thirds of them with fsync (duo-train's default), hit a write a
+  // few times a run.
+  constexpr int kKills = 40;
+  for (int iteration = 0; iteration < kKills; ++iteration) {
     const bool exists = fs::exists(file);
-    const std::string fsync = iteration % 3 == 0 ? "1" : "0";
+    const std::string fsync = iteration % 3 != 0 ? "1" : "0";
     int64_t next_step = 0;
     std::vector<std::string> args;
     if (!exists) {
@@ -348,7 +421,7 @@ TEST(History, SurvivesKillNineAtRandomMoments) {
     EXPECT_EQ(h5py_rows(file), got);
     rows = got;
   }
-  std::cout << "kills during the write of a new version: " << mid_write_kills << " of 30\n";
+  std::cout << "kills during the write of a new version: " << mid_write_kills << " of " << kKills << "\n";
   EXPECT_GT(mid_write_kills, 0) << "the kills never hit a write; the test proves little";
   // Finally the killed file resumes and finishes like a normal run.
   {
@@ -359,4 +432,37 @@ TEST(History, SurvivesKillNineAtRandomMoments) {
   EXPECT_EQ(reader.rows(), rows + 5);
   expect_synthetic(reader);
   EXPECT_EQ(h5py_rows(file), rows + 5);
+}
+
+// A write the system refuses (here: past the file size limit, as on a full disk) ends the writer
+// with one error line naming the file and the reason; no temporary file is left, and the history
+// keeps every step append() returned from, readable by us and by h5py. (HDF5 writing to the disk
+// itself printed a two-line error, left history.partial behind and crashed at exit.)
+TEST(History, AFailedWriteIsOneErrorAndKeepsTheStepsWritten) {
+  fs::path dir = fresh_dir("full");
+  fs::path file = dir / "run.h5";
+  // Room for the history with a few hundred steps; the writer appends until a write fails.
+  int status = 0;
+  const std::string output = [&] {
+    duo::test::FileSizeLimit limit(48 * 1024);
+    return run_capture(std::string(DUO_CRASH_WRITER) + " create '" + file.string() + "' 1 2>&1", &status);
+  }();
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  ASSERT_EQ(WEXITSTATUS(status), 1) << output;
+  int64_t last_committed = -1;
+  std::string line, last_line;
+  std::istringstream lines(output);
+  while (std::getline(lines, line)) {
+    if (line.rfind("committed ", 0) == 0) last_committed = std::stoll(line.substr(10));
+    if (!line.empty()) last_line = line;
+  }
+  EXPECT_EQ(last_line, "history_crash_writer: error: " + file.string() + ": write failed: File too large") << output;
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n') - 2, last_committed + 1)
+      << "expected only 'ready', the 'committed' lines and one error line:\n" << output;
+  ASSERT_GT(last_committed, 10) << output;
+  EXPECT_FALSE(fs::exists(dir / "run.h5.partial"));
+  HistoryReader reader(file);
+  EXPECT_EQ(reader.rows(), last_committed + 1);
+  expect_synthetic(reader);
+  EXPECT_EQ(h5py_rows(file), last_committed + 1);
 }

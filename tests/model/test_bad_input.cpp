@@ -25,6 +25,16 @@ TEST(UserMessage, DropsLibtorchStackFrames) {
     EXPECT_LE(shown.size(), full.size());
   }
   EXPECT_EQ(user_message(std::runtime_error("plain")), "plain");
+  // The allocator's enforce failure carries frames without "Exception raised from".
+  try {
+    at::empty({int64_t{1} << 60}, at::kByte);
+    FAIL() << "an exabyte was allocated";
+  } catch (const std::exception& e) {
+    const std::string shown = user_message(e);
+    EXPECT_NE(shown.find("can't allocate memory"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find("frame #"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find('\n'), std::string::npos) << shown;
+  }
 }
 
 using test::expect_error;

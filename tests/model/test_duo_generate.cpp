@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/safetensors.h"
+#include "file_limit.h"
 #include "model_test_util.h"
 
 namespace duo {
@@ -49,9 +50,48 @@ TEST(ModelDuoGenerate, BadCheckpointExitsOneWithOneLine) {
   EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
-  r = run_tool("--model " + dir.string() + " --ids 1,99", dir);
-  EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("token id 99"), std::string::npos) << r.err;
+  for (const std::string id : {"99", "100000000", "2147483647"}) {
+    r = run_tool("--model " + dir.string() + " --ids 1," + id, dir);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err, "duo-generate: error: generate: token id " + id + " is outside the vocabulary [0, 16)\n");
+  }
+}
+
+// A dump the disk refuses (here: a file size limit, as on a full disk) is one error line naming
+// the file and the reason, exit 1; no temporary file is left and an older dump stays as it was.
+TEST(ModelDuoGenerate, ADumpThatCannotBeWrittenIsOneErrorNamingTheFile) {
+  const fs::path dir = test::fresh_dir();
+  test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
+  std::string ids = "1";
+  for (int i = 0; i < 39; ++i) ids += "," + std::to_string(i % 16);  // hidden states of 40 tokens: 1.4 KB
+  for (const std::string name : {"dump.hidden.npy", "dump.h5"}) {
+    test::write_file(dir / name, "an older dump");
+    const fs::path dump = dir / (name == "dump.h5" ? "dump.h5" : "dump.npy");
+    ToolRun r = [&] {
+      test::FileSizeLimit limit(1024);
+      return run_tool("--model " + dir.string() + " -n 1 --ids " + ids + " --dump " + dump.string(), dir);
+    }();
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(r.err, "duo-generate: error: " + (dir / name).string() + ": write failed: File too large\n");
+    EXPECT_EQ(test::read_file(dir / name), "an older dump");
+    EXPECT_FALSE(fs::exists(dir / (name + ".partial"))) << name;
+  }
+}
+
+// Prompt + new tokens beyond max_position_embeddings (64 here): generated all the same, with one
+// warning line naming both numbers and the config.json.
+TEST(ModelDuoGenerate, WarnsWhenTheContextPassesTheModelsPositions) {
+  const fs::path dir = test::fresh_dir();
+  test::write_tiny_checkpoint(dir, test::tiny_llama_tensors());
+  ToolRun r = run_tool("--model " + dir.string() + " --ignore-eos -n 61 --ids 1,2,3", dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  r = run_tool("--model " + dir.string() + " --ignore-eos -n 62 --ids 1,2,3", dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "duo-generate: warning: the prompt's 3 tokens + 62 new ones (65) exceed the model's "
+                   "max_position_embeddings of 64 (" + (dir / "config.json").string() +
+                   "); past it the model runs on positions it was not trained for\n");
+  EXPECT_NE(r.out.find("generated: "), std::string::npos) << r.out;
 }
 
 // Paths of the wrong kind, and dumps that could not be written, are one line each before the

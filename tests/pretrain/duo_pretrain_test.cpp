@@ -15,6 +15,7 @@
 
 #include "model/generate.h"
 #include "model/llama.h"
+#include "file_limit.h"
 #include "scratch.h"
 #include "tokenizer/tokenizer.h"
 
@@ -100,6 +101,25 @@ TEST(BuiltInTinyModel, LoadsInTransformersAndGeneratesLikeDuo) {
   expect_generates_like_transformers(fs::path(env("DUO_SOURCE_DIR")) / "models/tiny",
                                      "In the beginning God created the heaven and the earth. The first passkey is: kilo",
                                      32, test::scratch_dir());
+}
+
+// A full disk (here: a file size limit, which also holds the captured output, a few hundred bytes)
+// stops the run at its first checkpoint with one error line naming the file, not a silently
+// short checkpoint, and no temporary file is left behind.
+TEST(DuoPretrain, AFullDiskIsOneErrorNamingTheFile) {
+  const fs::path dir = test::scratch_dir();
+  test::spit(dir / "haystack.txt", test::synthetic_haystack(1500));
+  const fs::path out = dir / "out";
+  const auto r = [&] {
+    test::FileSizeLimit limit(8 * 1024);
+    return test::run_command(pretrain_command(dir, "--out " + out.string()), dir);
+  }();
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(r.err, "duo-pretrain: error: " + (out / "model.safetensors").string() + ": write failed: File too large\n")
+      << r.out;
+  EXPECT_EQ(r.out.find("checkpoint in"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(out / "model.safetensors.partial"));
 }
 
 TEST(DuoPretrain, BadConfigurationExitsOneWithOneLine) {

@@ -9,6 +9,7 @@
 #include "model/llama.h"
 #include "model/safetensors.h"
 #include "model/safetensors_writer.h"
+#include "file_limit.h"
 #include "scratch.h"
 #include "util/error.h"
 
@@ -46,6 +47,23 @@ TEST(SafetensorsWriter, ReadsBackInDuoAndInPython) {
                                    "/tests/pretrain/check_safetensors.py " + file.string(), dir);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
+// A full disk (here: a file size limit) is one error naming the file and the reason; the old file
+// stays as it was and no temporary file is left.
+TEST(SafetensorsWriter, AFailedWriteIsOneErrorAndKeepsTheOldFile) {
+  const auto dir = test::scratch_dir();
+  const auto file = dir / "t.safetensors";
+  test::spit(file, "an older checkpoint");
+  try {
+    test::FileSizeLimit limit(256);
+    save_safetensors(file, sample_tensors());
+    FAIL() << "the write past the limit was not reported";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), file.string() + ": write failed: File too large");
+  }
+  EXPECT_EQ(test::slurp(file), "an older checkpoint");
+  EXPECT_FALSE(std::filesystem::exists(dir / "t.safetensors.partial"));
 }
 
 TEST(SafetensorsWriter, RefusesDuplicateNamesAndUnsupportedDtypes) {

@@ -10,16 +10,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "analysis/pattern.h"
 #include "analysis/sweep.h"
+#include "analysis/sweep_hdf5.h"
 #include "model/generate.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_config.h"
 #include "synth/passkey.h"
 #include "tokenizer/tokenizer.h"
+#include "file_limit.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -209,6 +212,44 @@ TEST(Sweep, InterruptedSweepResumesWithoutRedoingCells) {
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
   return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A full disk (here: a file size limit) while the sweep records a cell or writes results.h5 is one
+// error naming the file and the reason, and leaves the results as they were: no half row in the
+// CSV (a resumed sweep would stumble on it), results.h5 still the previous version, no temporary.
+TEST(Sweep, AFailedWriteOfTheResultsIsOneErrorAndLeavesThemAsTheyWere) {
+  auto out = scratch("full");
+  const auto csv = out / "results.csv", h5 = out / "results.h5";
+  SweepRow row{"duo", 0, 0.5, 400, 0.2, 0, 1, 1, 4096, 0.01, 0.002, 3};
+  append_sweep_csv(csv, row);
+  row.sample = 1;
+  append_sweep_csv(csv, row);
+  const std::string before = read_text(csv);
+  write_sweep_h5(h5, read_sweep_csv(csv), "{}");
+  const std::string h5_before = read_text(h5);
+  {
+    duo::test::FileSizeLimit limit(before.size() + 20);  // room for part of one more row
+    row.sample = 2;
+    EXPECT_EQ(error_of([&] { append_sweep_csv(csv, row); }), csv.string() + ": write failed: File too large");
+  }
+  EXPECT_EQ(read_text(csv), before);
+  EXPECT_EQ(read_sweep_csv(csv).size(), 2u);
+  {
+    duo::test::FileSizeLimit limit(h5_before.size() / 2);
+    EXPECT_EQ(error_of([&] { write_sweep_h5(h5, std::vector<SweepRow>(3, row), "{}"); }),
+              h5.string() + ": write failed: File too large");
+  }
+  EXPECT_EQ(read_text(h5), h5_before);
+  EXPECT_FALSE(fs::exists(out / "results.h5.partial"));
 }
 
 // Runs the sweep expecting a duo::Error whose message holds every one of `parts`.

@@ -335,12 +335,26 @@ TEST(tokenizer_cli, DecodeRefusesIdsOutsideTheVocabulary) {
   const std::string tokenizer = "--tokenizer " + quote(fixture("llama3")) + " --decode";
   expect_error(run(tokenizer + " 9906 128256"), {"id 128256", "size 128256"});
   expect_error(run(tokenizer + " 9906,99999999999999999999"), {"id 99999999999999999999", "size 128256"});
+  expect_error(run(tokenizer + " 9906 2147483647"), {"id 2147483647", "size 128256"});
+  expect_error(run(tokenizer + " 100000000"), {"id 100000000", "size 128256"});
   expect_error(run(tokenizer + " -- -1"), {"id -1", "size 128256"});
   expect_error(run(tokenizer + " 12x"), {"\"12x\" is not a token id"});
   const fs::path file = write("oov.jsonl", "{\"ids\": [1]}\n{\"ids\": [1, 300000]}\n");
   expect_error(run(tokenizer + " --jsonl --file " + quote(file.string())),
                {":2: ", "id 300000", "size 128256"});
   fs::remove(file);
+}
+
+// Output that cannot be written (stdout on a full disk; /dev/full is one) is an error, exit 1,
+// not a silent success (every program's run_main checks stdout).
+TEST(tokenizer_cli, OutputThatCannotBeWrittenIsAnError) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  const std::string tokenizer = "--tokenizer " + quote(fixture("llama3"));
+  for (const std::string mode : {" --ids-only", "", " --decode"}) {
+    const Result r = run(tokenizer + mode + " " + (mode == " --decode" ? "9906" : quote(kText)) + " >/dev/full");
+    EXPECT_EQ(r.status, 1) << mode;
+    EXPECT_EQ(r.err, "duo-tokenize: error: stdout: write failed: No space left on device\n") << mode;
+  }
 }
 
 TEST(tokenizer_cli, FileMustBeReadableUtf8) {

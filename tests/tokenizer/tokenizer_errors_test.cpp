@@ -132,7 +132,54 @@ TEST_F(tokenizer_files, BadJson) {
 TEST_F(tokenizer_files, MalformedFieldIsAnError) {
   json j = tiny();
   j["model"]["vocab"]["a"] = "not a number";
+  expect_load_error(j, {"model vocab: \"a\" has id \"not a number\", not an integer"});
+  j = tiny();
+  j["added_tokens"][0]["content"] = 5;
   expect_load_error(j, {"malformed"});
+}
+
+// Ids the `tokenizers` library refuses (2.0, -1) are refused; so are ids it would not use as
+// listed (it gives added tokens their own ids, so duo's encoding would differ), two tokens sharing
+// an id, and ids far beyond the tokens the file defines (1e8 had duo allocate 1e8 entries, 2^31-1
+// ended in std::bad_alloc). Each message names the file and the token.
+TEST_F(tokenizer_files, TokenIdsMustBeTheIdsTheLibraryUses) {
+  auto vocab = [](const std::string& token, const json& id) {
+    json j = tiny();
+    j["model"]["vocab"][token] = id;
+    return j;
+  };
+  expect_load_error(vocab("b", 3.0), {"model vocab: \"b\" has id 3.0, not an integer"});
+  expect_load_error(vocab("b", 2.5), {"model vocab: \"b\" has id 2.5, not an integer"});
+  expect_load_error(vocab("b", -1), {"model vocab: \"b\" has id -1, outside [0, 12): the file defines 12 tokens"});
+  expect_load_error(vocab("b", 100000000), {"model vocab: \"b\" has id 100000000, outside [0, 12)"});
+  expect_load_error(vocab("b", 2147483647), {"model vocab: \"b\" has id 2147483647, outside [0, 12)"});
+  expect_load_error(vocab("b", 4294967296), {"model vocab: \"b\" has id 4294967296, outside [0, 12)"});
+  expect_load_error(vocab("b", 4), {"model vocab: ", "\"b\"", "\"c\"", "both have id 4"});
+
+  auto added = [](const std::vector<json>& extra, const json& first_id = 1) {
+    json j = tiny();
+    j["added_tokens"][0]["id"] = first_id;
+    for (const json& t : extra) j["added_tokens"].push_back(t);
+    return j;
+  };
+  auto token = [](const std::string& content, const json& id) {
+    return json{{"id", id}, {"content", content}, {"special", true}, {"normalized", false}};
+  };
+  expect_load_error(added({}, 1.0), {"added_tokens: \"<s>\" has id 1.0, not an integer"});
+  expect_load_error(added({}, 2), {"added_tokens: \"<s>\" has id 2, but the model vocab gives it id 1"});
+  expect_load_error(added({token("<t>", 2)}), {"added_tokens: \"<t>\" has id 2, which the model vocab gives to \"a\""});
+  expect_load_error(added({token("<t>", 11), token("<u>", 11)}),
+                    {"added_tokens: \"<u>\" has id 11, which is also the id of \"<t>\""});
+  expect_load_error(added({token("<t>", 11), token("<t>", 12)}),
+                    {"added_tokens: \"<t>\" has id 12, but it is listed before with id 11"});
+  expect_load_error(added({token("<u>", 12), token("<t>", 11)}),
+                    {"added_tokens: \"<u>\" has id 12, but the tokenizers library numbers new added tokens on from "
+                     "the model vocab in file order and gives it id 11"});
+  expect_load_error(added({token("<t>", 100000000)}), {"added_tokens: \"<t>\" has id 100000000, outside [0, 13)"});
+  // What the library numbers the same way loads: new tokens after the vocab, in file order.
+  const auto tok = load(added({token("<t>", 11), token("<u>", 12)}));
+  EXPECT_EQ(tok.encode("<u>a<t>", false), (std::vector<int32_t>{12, 7, 2, 11}));
+  EXPECT_EQ(tok.vocab_size(), 13);
 }
 
 TEST_F(tokenizer_files, UnsupportedModelType) {

@@ -22,6 +22,7 @@
 
 #include "history/history_reader.h"
 #include "history/history_writer.h"
+#include "file_limit.h"
 
 namespace fs = std::filesystem;
 
@@ -133,6 +134,19 @@ TEST(DuoTrain, BadConfigKeyIsOneClearError) {
 
 TEST(DuoTrain, OutOfRangeOverrideIsOneClearError) {
   expect_one_line_error(run(train_cmd() + " --set optim.lr=-1"), "optim.lr");
+}
+
+// Samples longer than the model's positions are refused before the model loads, naming both
+// numbers and both files.
+TEST(DuoTrain, ContextBeyondTheModelsPositionsIsOneClearError) {
+  auto out = fresh_dir("too_long");
+  auto r = run(train_cmd() + " --set data.context_max=9000 --out " + out.string());
+  expect_one_line_error(r, "data.context_max is 9000 tokens (" + env("DUO_SOURCE_DIR") +
+                               "/configs/tiny-random.yaml with --set), more than the model's max_position_embeddings "
+                               "of 8192 (" + env("DUO_SOURCE_DIR") + "/models/tiny-random/config.json)");
+  EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out / "config.yaml"));
+  EXPECT_FALSE(fs::exists(out / "history.h5"));
 }
 
 TEST(DuoTrain, MissingCheckpointDirectoryIsOneClearError) {
@@ -255,6 +269,28 @@ TEST(DuoTrain, ResumeSaysWhichRowsPastTheCheckpointItDrops) {
   expect_one_line_error(r, (out / "history.h5").string() + ": ends at step 1, but checkpoint.pt is at step 4: steps "
                            "would be missing; nothing was changed");
   EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
+}
+
+// A full disk during training: one error line naming history.h5 and the reason, exit 1 (HDF5
+// writing the file itself printed two lines, left history.h5.partial and crashed at exit, rc 139);
+// the history keeps what was written before and the run resumes once there is room.
+TEST(DuoTrain, DiskFullIsOneErrorAndTheRunResumesLater) {
+  auto out = fresh_dir("disk_full");
+  fs::create_directories(out);
+  // config.yaml (1 KB) and the empty history (10 KB) fit; the history with its first step (33 KB) does not.
+  const Result r = [&] {
+    duo::test::FileSizeLimit limit(20 * 1024);
+    return run(train_cmd() + " --set run.steps=2 --out " + out.string());
+  }();
+  expect_one_line_error(r, (out / "history.h5").string() + ": write failed: File too large");
+  EXPECT_EQ(r.output.find("HDF5"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out / "history.h5.partial"));
+  EXPECT_EQ(duo::HistoryReader(out / "history.h5").rows(), 0);
+
+  auto resumed = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto check = run(py("check_history.py") + " " + (out / "history.h5").string() + " 2 4 2");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
 TEST(DuoTrain, RefusesToOverwriteAnExistingRun) {
