@@ -28,6 +28,7 @@
 #include "kernel_profile.h"
 #include "model/llama.h"
 #include "model/model_config.h"
+#include "train/activation_offload.h"
 #include "train/distill_objective.h"
 #include "util/error.h"
 
@@ -42,16 +43,20 @@ struct StepFlops {
   double reference, gated, backward;
   double total() const { return reference + gated + backward; }
 };
-StepFlops step_flops(const duo::ModelConfig& c, int64_t T, const duo::StreamingWindow& w, duo::GateMode mode) {
+// The last layer's output is needed at the answer rows only (LlamaModel::layer_forward's rows_from):
+// from the first of them, `tail` rows, it runs its output projection and MLP.
+StepFlops step_flops(const duo::ModelConfig& c, int64_t T, int64_t tail, const duo::StreamingWindow& w,
+                     duo::GateMode mode) {
   const double H = double(c.hidden_size), I = double(c.intermediate_size), D = double(c.head_dim);
   const double Hq = double(c.num_attention_heads), Hkv = double(c.num_key_value_heads), L = double(c.num_hidden_layers);
   const double qkv = 2 * H * (Hq + 2 * Hkv) * D * double(T), rest = (2 * Hq * D * H + 6 * H * I) * double(T);
+  const double last_rest = rest * double(tail) / double(T);
   const double full = 4 * Hq * D * duo::bench::causal_pairs(T), stream = 4 * Hq * D * duo::bench::window_pairs(w, T);
   const double gated_attention = stream + (mode == duo::GateMode::paper ? full : 0);
   StepFlops f{};
-  f.reference = L * (qkv + rest + full);
-  f.gated = L * (qkv + rest + gated_attention);
-  f.backward = L * rest + (L - 1) * (qkv + 2.5 * gated_attention);
+  f.reference = L * (qkv + full) + (L - 1) * rest + last_rest;
+  f.gated = L * (qkv + gated_attention) + (L - 1) * rest + last_rest;
+  f.backward = (L - 1) * rest + last_rest + (L - 1) * (qkv + 2.5 * gated_attention);
   return f;
 }
 
@@ -115,7 +120,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> modes{"paper", "reference"};
     int steps = 2, warmup = 1;
     int64_t sink = 128, recent = 256, block_size = 128, pytorch_max = 32768;
-    bool checkpointing = true;
+    bool checkpointing = true, offload = true;
     int64_t profile_length = 0;
     int profile_rows = 25;
     double peak_tflops = 989;
@@ -137,6 +142,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--block-size", block_size, "block granularity's block")->capture_default_str();
     app.add_option("--checkpointing", checkpointing, "activation checkpointing (true/false)")->capture_default_str();
+    app.add_option("--offload", offload,
+                   "with checkpointing, park what the forward pass keeps for the backward in pinned host memory, "
+                   "as duo-train does (true/false)")
+        ->capture_default_str();
     app.add_option("--peak-tflops", peak_tflops, "the GPU's dense bf16 peak, for the utilisation (H100/H200 SXM: 989)")
         ->capture_default_str();
     app.add_option("--pytorch", pytorch_script, "also run this PyTorch baseline (benchmarks/train_step_pytorch.py) first");
@@ -167,8 +176,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "building %lld-layer model with random weights on %s...\n",
                  (long long)cfg.num_hidden_layers, device.str().c_str());
     const auto model = duo::LlamaModel::random(cfg, 0, dtype, device, /*with_lm_head=*/false);  // as duo-train
-    std::printf("streaming window: sink %lld + recent %lld, %s granularity; activation checkpointing %s\n",
-                (long long)sink, (long long)recent, granularity.c_str(), checkpointing ? "on" : "off");
+    const int64_t offload_bytes = offload ? duo::ActivationOffload::default_host_budget() : 0;
+    std::printf("streaming window: sink %lld + recent %lld, %s granularity; activation checkpointing %s; "
+                "offload to host %s (budget %.1f GiB)\n",
+                (long long)sink, (long long)recent, granularity.c_str(), checkpointing ? "on" : "off",
+                offload ? "on" : "off", duo::bench::gib(double(offload_bytes)));
     std::printf("%-8s %-10s %9s %10s %10s %7s %9s %11s %11s %8s\n", "tokens", "mode", "step_s", "tokens/s", "TFLOP/step",
                 "MFU", "peak_GiB", "pytorch_s", "pytorch_GiB", "speedup");
     std::map<std::string, std::vector<std::pair<double, double>>> measured;  // mode -> (T, step_s)
@@ -181,13 +193,15 @@ int main(int argc, char** argv) {
         opt.mode = mode_name == "reference" ? duo::GateMode::reference : duo::GateMode::paper;
         opt.activation_checkpointing = checkpointing;
         opt.keep_full_attention = mode_name == "paper-keep";
+        opt.offload_host_bytes = offload_bytes;
         auto gates = at::full({cfg.num_hidden_layers, cfg.num_key_value_heads}, 0.5,
                               at::TensorOptions().dtype(at::kFloat).device(device))
                          .requires_grad_(true);
         at::manual_seed(T);
         auto ids = at::randint(0, cfg.vocab_size, {1, T}, at::TensorOptions().dtype(at::kLong)).to(device);
         auto mask = at::zeros({1, T}, at::kBool).to(device);
-        mask.slice(1, T - T / 10, T).fill_(true);  // the answer block: the last tenth
+        const int64_t tail = T / 10;
+        mask.slice(1, T - tail, T).fill_(true);  // the answer block: the last tenth
 
         // Captures by value (the tensors are shared), so that --profile can run it after the table.
         std::function<void()> step = [&model, device, gates, ids, mask, opt]() mutable {
@@ -209,7 +223,7 @@ int main(int argc, char** argv) {
         }
         std::sort(times.begin(), times.end());
         const double median = times[times.size() / 2];
-        const double flops = step_flops(cfg, T, window, opt.mode).total();
+        const double flops = step_flops(cfg, T, tail, window, opt.mode).total();
         measured[mode_name].push_back({double(T), median});
         std::printf("%-8lld %-10s %9.3f %10.0f %10.1f %6.1f%% %9.1f", (long long)T, mode_name.c_str(), median,
                     double(T) / median, flops / 1e12, 100 * flops / median / (peak_tflops * 1e12), peak_gib(device));

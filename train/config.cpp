@@ -276,6 +276,7 @@ const std::vector<Field>& fields() {
       boolean("run.activation_checkpointing",
               [](C& c) -> auto& { return c.run.activation_checkpointing; }),
       boolean("run.keep_full_attention", [](C& c) -> auto& { return c.run.keep_full_attention; }),
+      boolean("run.offload_activations", [](C& c) -> auto& { return c.run.offload_activations; }),
       text("run.out", [](C& c) -> auto& { return c.run.out; }, false),
   };
   return table;

@@ -98,6 +98,9 @@ struct TrainConfig {
     // Paper mode with checkpointing: keep each layer's full-attention output from the forward
     // pass for its recomputation (faster, T·hidden activations more per layer).
     bool keep_full_attention = false;
+    // With checkpointing on a GPU: park what the forward pass keeps for the backward in pinned
+    // host memory (up to half of what the host has available) while the layers compute.
+    bool offload_activations = true;
     std::string out = "runs/duo";
     bool operator==(const Run&) const = default;
   } run;

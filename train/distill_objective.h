@@ -21,6 +21,9 @@ struct ObjectiveOptions {
   // Paper mode with checkpointing: keep each layer's full attention from the forward pass for
   // its recomputation (GatedAttention).
   bool keep_full_attention = false;
+  // With checkpointing: pinned host memory the step may park what it keeps from the forward
+  // pass to the backward in (ActivationOffload); 0 keeps everything on the GPU.
+  int64_t offload_host_bytes = 0;
   double reg_weight = 0.05;
 };
 

@@ -63,12 +63,14 @@ const at::Tensor& FullAttentionRecorder::output(int layer) const {
 }
 
 GatedAttention::GatedAttention(at::Tensor gates, StreamingWindow window, GateMode mode,
-                               const FullAttentionRecorder* recorder, bool keep_full_attention)
+                               const FullAttentionRecorder* recorder, bool keep_full_attention,
+                               ActivationOffload* offload)
     : gates_(std::move(gates)),
       window_(window),
       mode_(mode),
       recorder_(recorder),
       keep_full_attention_(keep_full_attention),
+      offload_(offload),
       kept_(gates_.size(0)) {
   if (mode_ == GateMode::reference && recorder_ == nullptr)
     throw std::logic_error("GateMode::reference needs the reference pass's recorder");
@@ -88,7 +90,11 @@ at::Tensor GatedAttention::forward(const AttentionInput& in) {
 at::Tensor GatedAttention::full_attention(const AttentionInput& in) {
   if (!kernels::causal_attention_supported(in.q)) return causal_attention(in.q, in.k, in.v);  // SDPA, autograd
   kernels::CausalAttentionResult& kept = kept_.at(in.layer);
-  if (at::GradMode::is_enabled()) return FullAttentionNode::apply(in.q, in.k, in.v, &kept);
+  if (at::GradMode::is_enabled()) {
+    if (offload_ && kept.lse.defined() && !kept.out.defined())
+      kept.out = offload_->take(in.layer, ActivationOffload::Kind::full_attention);
+    return FullAttentionNode::apply(in.q, in.k, in.v, &kept);
+  }
   // A pass that records nothing: activation checkpointing's first pass, recomputed later. Unless
   // its result is kept for the recomputation, it needs no log-sum-exp (SDPA then runs cuDNN's
   // inference kernel).
@@ -96,6 +102,10 @@ at::Tensor GatedAttention::full_attention(const AttentionInput& in) {
   kernels::CausalAttentionResult r = kernels::causal_attention_forward(in.q, in.k, in.v);
   at::Tensor out = r.out;
   kept = std::move(r);
+  if (offload_) {
+    offload_->put(in.layer, ActivationOffload::Kind::full_attention, out);
+    kept.out = at::Tensor();
+  }
   return out;
 }
 

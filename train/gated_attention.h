@@ -18,6 +18,7 @@
 
 #include <vector>
 
+#include "activation_offload.h"
 #include "kernels/causal_attention.h"
 #include "model/attention.h"
 #include "model/streaming_window.h"
@@ -39,9 +40,10 @@ class FullAttentionRecorder : public Attention {
 class GatedAttention : public Attention {
  public:
   // gates: [num_layers, num_kv_heads] float tensor (the trained parameter); recorder is
-  // required for GateMode::reference.
+  // required for GateMode::reference; offload, if given, holds the kept full attention.
   GatedAttention(at::Tensor gates, StreamingWindow window, GateMode mode,
-                 const FullAttentionRecorder* recorder = nullptr, bool keep_full_attention = false);
+                 const FullAttentionRecorder* recorder = nullptr, bool keep_full_attention = false,
+                 ActivationOffload* offload = nullptr);
   at::Tensor forward(const AttentionInput& in) override;
 
  private:
@@ -52,6 +54,7 @@ class GatedAttention : public Attention {
   GateMode mode_;
   const FullAttentionRecorder* recorder_;
   bool keep_full_attention_;
+  ActivationOffload* offload_;
   std::vector<kernels::CausalAttentionResult> kept_;  // per layer, from the unrecorded pass to its recomputation
 };
 

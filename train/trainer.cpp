@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "activation_offload.h"
 #include "distill_objective.h"
 #include "history/history_reader.h"
 #include "history/history_writer.h"
@@ -187,6 +188,10 @@ int train(const TrainConfig& config, bool resume, const std::string& config_sour
   objective.mode = config.gates.mode;
   objective.activation_checkpointing = config.run.activation_checkpointing;
   objective.keep_full_attention = config.run.keep_full_attention;
+  // Read once: the pinned blocks a step takes stay cached for the next, so what the host has
+  // available later no longer counts them.
+  if (config.run.offload_activations && model.device().is_cuda())
+    objective.offload_host_bytes = ActivationOffload::default_host_budget();
   objective.reg_weight = config.optim.reg_weight;
 
   g_stop_requested = false;

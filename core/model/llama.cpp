@@ -187,8 +187,9 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_weights() cons
 
 at::Tensor LlamaModel::embed(const at::Tensor& ids) const { return at::embedding(embed_tokens_, ids); }
 
-at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const {
-  return layer_output(layer, layer_body(layer, hidden, start_pos, attn));
+at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn,
+                                     int64_t rows_from) const {
+  return layer_output(layer, layer_body(layer, hidden, start_pos, attn, rows_from));
 }
 
 at::Tensor LlamaModel::layer_output(int layer, const LayerBody& body) const {
@@ -197,7 +198,7 @@ at::Tensor LlamaModel::layer_output(int layer, const LayerBody& body) const {
 }
 
 LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden, int64_t start_pos,
-                                             Attention& attn) const {
+                                             Attention& attn, int64_t rows_from) const {
   const Layer& l = layers_.at(layer);
   const int64_t B = hidden.size(0), T = hidden.size(1), D = cfg_.head_dim;
   const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
@@ -215,7 +216,10 @@ LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden
   k = rope_apply(k.transpose(1, 2), cs);
 
   at::Tensor a = attn.forward({layer, q, k, v, start_pos});  // [B, Hq, T, D]
-  at::Tensor h = hidden + linear(a.transpose(1, 2).reshape({B, T, Hq * D}), l.wo, l.bo);
+  if (rows_from < 0 || rows_from >= T) throw std::invalid_argument("layer_body: rows_from outside the sequence");
+  const int64_t rows = T - rows_from;
+  at::Tensor h = hidden.narrow(1, rows_from, rows) +
+                 linear(a.transpose(1, 2).narrow(1, rows_from, rows).reshape({B, rows, Hq * D}), l.wo, l.bo);
 
   at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
   return {h, linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)};

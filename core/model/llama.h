@@ -46,7 +46,11 @@ class LlamaModel {
 
   at::Tensor embed(const at::Tensor& ids) const;  // [B, T] int64 -> [B, T, H]
   // One decoder layer, residuals included: hidden [B, T, H] at positions [start_pos, start_pos + T).
-  at::Tensor layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
+  // rows_from > 0: the output only at rows [rows_from, T), [B, T − rows_from, H], the attention
+  // still taking every row's key and value — all that gate training's last layer needs, whose
+  // loss reads the answer rows alone (their projections and MLP are the rest of that layer).
+  at::Tensor layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn,
+                           int64_t rows_from = 0) const;
   // The same layer up to its MLP's activation: h, the residual stream after the attention
   // block, and the MLP's gate and up projections; the layer's output is
   // layer_output = h + down(silu(gate) · up). Split for activation checkpointing, whose
@@ -55,7 +59,8 @@ class LlamaModel {
   struct LayerBody {
     at::Tensor h, gate, up;
   };
-  LayerBody layer_body(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn) const;
+  LayerBody layer_body(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn,
+                       int64_t rows_from = 0) const;
   at::Tensor layer_output(int layer, const LayerBody& body) const;
   at::Tensor final_norm(const at::Tensor& hidden) const;
   at::Tensor lm_head(const at::Tensor& normed_hidden) const;  // [.., H] -> [.., vocab]

@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 
 #include "model/llama.h"
+#include "train/activation_offload.h"
 #include "train/distill_objective.h"
 #include "train/gated_attention.h"
 #include "train/lr_schedule.h"
@@ -181,6 +182,55 @@ TEST(DistillObjective, AllGatesOneGivesZeroDistillation) {
   EXPECT_GT(zero.distill.item<double>(), 1e-8);
 }
 
+// The last layer runs its output projection and MLP from the first answer row on
+// (layer_forward's rows_from): those rows equal the whole layer's, and the objective equals the
+// one computed from two whole forward passes, also for answers with a gap between them.
+TEST(LayerForward, RowsFromGivesTheWholeLayersLastRows) {
+  auto [model, ids, mask] = tiny_problem();
+  FullAttention full;
+  const auto hidden = model.embed(ids);
+  const auto whole = model.layer_forward(1, hidden, 0, full);
+  const auto tail = model.layer_forward(1, hidden, 0, full, 25);
+  ASSERT_EQ(tail.size(1), 15);
+  EXPECT_TRUE(at::allclose(tail, whole.narrow(1, 25, 15), 0, 1e-12));
+  EXPECT_THROW(model.layer_forward(1, hidden, 0, full, 40), std::invalid_argument);
+}
+
+TEST(DistillObjective, EqualsTheLossOfTwoWholeForwardPasses) {
+  auto [model, ids, mask] = tiny_problem();
+  mask.zero_();
+  mask.slice(1, 22, 26).fill_(true);
+  mask.slice(1, 33, 40).fill_(true);
+  const StreamingWindow w{2, 6, StreamingGranularity::token, 2};
+  auto gates = at::tensor({0.3, 0.9, 0.1, 0.6}, kF64).view({2, 2});
+  FullAttention full;
+  GatedAttention gated(gates, w, GateMode::paper);
+  const auto reference = model.forward(ids, full, 0, false).hidden, mixed = model.forward(ids, gated, 0, false).hidden;
+  const double expected = (reference - mixed).index({mask}).pow(2).mean(-1).sum().item<double>() / 11;
+  for (bool checkpointing : {false, true}) {
+    ObjectiveOptions opt;
+    opt.window = w;
+    opt.activation_checkpointing = checkpointing;
+    auto loss = distill_objective(model, gates, ids, mask, opt);
+    EXPECT_EQ(loss.answer_tokens, 11);
+    EXPECT_NEAR(loss.distill.item<double>(), expected, 1e-12 * expected) << "checkpointing " << checkpointing;
+  }
+}
+
+// Without CUDA (or for CPU tensors) the offload is a plain store, whatever its budget.
+TEST(ActivationOffload, HoldsWhatItIsGivenUntilTaken) {
+  ActivationOffload store(1 << 30);
+  const auto a = at::arange(6, kF64), b = at::ones({2, 3}, kF64);
+  store.put(3, ActivationOffload::Kind::layer_input, a);
+  store.put(3, ActivationOffload::Kind::full_attention, b);
+  store.prefetch(3);
+  store.prefetch(7);  // nothing held: ignored
+  EXPECT_TRUE(store.take(3, ActivationOffload::Kind::full_attention).equal(b));
+  EXPECT_TRUE(store.take(3, ActivationOffload::Kind::layer_input).equal(a));
+  EXPECT_THROW(store.take(3, ActivationOffload::Kind::layer_input), std::logic_error);
+  EXPECT_EQ(store.host_bytes(), 0);
+}
+
 // On a GPU the gated path's full attention is cuDNN's, optionally kept from the forward pass for
 // checkpointing's recomputation: the kept result must give the gradient the recomputed one gives
 // (the same deterministic forward, bit for bit), and both that of the step without checkpointing.
@@ -194,11 +244,12 @@ TEST(DistillObjectiveCuda, KeptFullAttentionGivesTheSameGradient) {
   auto ids = at::randint(0, c.vocab_size, {1, 1500}, at::kLong).to(at::kCUDA);
   auto mask = at::zeros({1, 1500}, at::kBool).to(at::kCUDA);
   mask.slice(1, 1400, 1500).fill_(true);
-  auto gradient = [&](bool checkpointing, bool keep) {
+  auto gradient = [&](bool checkpointing, bool keep, int64_t offload_bytes = 0) {
     ObjectiveOptions opt;
     opt.window = {16, 64, StreamingGranularity::token, 128};
     opt.activation_checkpointing = checkpointing;
     opt.keep_full_attention = keep;
+    opt.offload_host_bytes = offload_bytes;
     auto gates = at::full({3, 2}, 0.5, at::TensorOptions().dtype(at::kFloat).device(at::kCUDA)).requires_grad_(true);
     distill_objective(model, gates, ids, mask, opt).total.backward();
     return gates.grad().cpu();
@@ -206,6 +257,12 @@ TEST(DistillObjectiveCuda, KeptFullAttentionGivesTheSameGradient) {
   const at::Tensor plain = gradient(false, false), recomputed = gradient(true, false), kept = gradient(true, true);
   ASSERT_GT(plain.abs().max().item<double>(), 0);
   EXPECT_TRUE(kept.equal(recomputed)) << kept << recomputed;
+  // Parked in host memory in between (ActivationOffload), bit for bit the same. Each parked
+  // tensor (1500 × 256 bf16) takes a 1 MiB pinned block: a budget of 2.5 MiB parks layer 0's
+  // two and leaves the rest on the GPU, which must not matter either.
+  EXPECT_TRUE(gradient(true, false, int64_t(1) << 30).equal(recomputed));
+  EXPECT_TRUE(gradient(true, true, int64_t(1) << 30).equal(recomputed));
+  EXPECT_TRUE(gradient(true, true, 5 << 19).equal(recomputed));
   EXPECT_LT(((recomputed - plain).norm() / plain.norm()).item<double>(), 2e-2) << recomputed << plain;
 }
 
