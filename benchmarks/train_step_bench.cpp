@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@
 #include "model/llama.h"
 #include "model/model_config.h"
 #include "train/activation_offload.h"
+#include "train/checkpoint_plan.h"
 #include "train/distill_objective.h"
 #include "util/error.h"
 
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
     int64_t sink = 128, recent = 256, block_size = 128, pytorch_max = 32768;
     bool checkpointing = true, offload = true;
     int64_t profile_length = 0;
+    std::string checkpointed_layers = "all";
     int profile_rows = 25;
     double peak_tflops = 989;
     app.add_option("--model-config", config_path, "config.json of the model shape")->required();
@@ -142,6 +145,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--block-size", block_size, "block granularity's block")->capture_default_str();
     app.add_option("--checkpointing", checkpointing, "activation checkpointing (true/false)")->capture_default_str();
+    app.add_option("--checkpointed-layers", checkpointed_layers,
+                   "with checkpointing: all, a number of layers from the bottom (the rest keep their activations), "
+                   "or auto (as many as the GPU's memory needs, measured per length as duo-train does)")
+        ->capture_default_str();
     app.add_option("--offload", offload,
                    "with checkpointing, park what the forward pass keeps for the backward in pinned host memory, "
                    "as duo-train does (true/false)")
@@ -181,8 +188,8 @@ int main(int argc, char** argv) {
                 "offload to host %s (budget %.1f GiB)\n",
                 (long long)sink, (long long)recent, granularity.c_str(), checkpointing ? "on" : "off",
                 offload ? "on" : "off", duo::bench::gib(double(offload_bytes)));
-    std::printf("%-8s %-10s %9s %10s %10s %7s %9s %11s %11s %8s\n", "tokens", "mode", "step_s", "tokens/s", "TFLOP/step",
-                "MFU", "peak_GiB", "pytorch_s", "pytorch_GiB", "speedup");
+    std::printf("%-8s %-10s %5s %9s %10s %10s %7s %9s %11s %11s %8s\n", "tokens", "mode", "ckpt", "step_s", "tokens/s",
+                "TFLOP/step", "MFU", "peak_GiB", "pytorch_s", "pytorch_GiB", "speedup");
     std::map<std::string, std::vector<std::pair<double, double>>> measured;  // mode -> (T, step_s)
     std::function<void()> profile_step;
     std::string profile_what;
@@ -194,6 +201,13 @@ int main(int argc, char** argv) {
         opt.activation_checkpointing = checkpointing;
         opt.keep_full_attention = mode_name == "paper-keep";
         opt.offload_host_bytes = offload_bytes;
+        if (checkpointed_layers == "auto") {
+          const duo::CheckpointPlan plan = duo::plan_checkpointing(model, opt, T);
+          std::fprintf(stderr, "%lld tokens, %s: %s\n", (long long)T, mode_name.c_str(), plan.summary().c_str());
+          opt.checkpointed_layers = plan.checkpointed_layers;
+        } else if (checkpointed_layers != "all") {
+          opt.checkpointed_layers = std::stoi(checkpointed_layers);
+        }
         auto gates = at::full({cfg.num_hidden_layers, cfg.num_key_value_heads}, 0.5,
                               at::TensorOptions().dtype(at::kFloat).device(device))
                          .requires_grad_(true);
@@ -225,7 +239,8 @@ int main(int argc, char** argv) {
         const double median = times[times.size() / 2];
         const double flops = step_flops(cfg, T, tail, window, opt.mode).total();
         measured[mode_name].push_back({double(T), median});
-        std::printf("%-8lld %-10s %9.3f %10.0f %10.1f %6.1f%% %9.1f", (long long)T, mode_name.c_str(), median,
+        std::printf("%-8lld %-10s %5d %9.3f %10.0f %10.1f %6.1f%% %9.1f", (long long)T, mode_name.c_str(),
+                    checkpointing ? std::min<int>(opt.checkpointed_layers, int(cfg.num_hidden_layers)) : 0, median,
                     double(T) / median, flops / 1e12, 100 * flops / median / (peak_tflops * 1e12), peak_gib(device));
         auto b = baseline.find(T);
         if (b != baseline.end() && opt.mode == duo::GateMode::paper)  // the baseline's formula

@@ -275,6 +275,8 @@ const std::vector<Field>& fields() {
       integer<int64_t>("run.log_every", [](C& c) -> auto& { return c.run.log_every; }, 1),
       boolean("run.activation_checkpointing",
               [](C& c) -> auto& { return c.run.activation_checkpointing; }),
+      choice<CheckpointedLayers>("run.checkpointed_layers", [](C& c) -> auto& { return c.run.checkpointed_layers; },
+                                 {CheckpointedLayers::all, CheckpointedLayers::automatic}),
       boolean("run.keep_full_attention", [](C& c) -> auto& { return c.run.keep_full_attention; }),
       boolean("run.offload_activations", [](C& c) -> auto& { return c.run.offload_activations; }),
       text("run.out", [](C& c) -> auto& { return c.run.out; }, false),
@@ -499,6 +501,8 @@ std::string_view to_string(HaystackFormat v) {
 }
 
 std::string_view to_string(GateMode v) { return v == GateMode::paper ? "paper" : "reference"; }
+
+std::string_view to_string(CheckpointedLayers v) { return v == CheckpointedLayers::all ? "all" : "auto"; }
 
 std::string_view to_string(StreamingGranularity v) {
   return v == StreamingGranularity::token ? "token" : "block";

@@ -22,6 +22,10 @@ enum class HaystackFormat { text, jsonl };
 // reference: the gated path reuses the frozen reference pass's full-attention output, detached
 // (mit-han-lab/duo-attention's shortcut).
 enum class GateMode { paper, reference };
+// run.checkpointed_layers, with activation checkpointing: all = every layer recomputes in
+// backward (the least memory); automatic ("auto") = on a GPU, the layers its memory can hold
+// keep their activations instead (train/checkpoint_plan.h measures how many).
+enum class CheckpointedLayers { all, automatic };
 // streaming.granularity (model/streaming_window.h): token = an exact sink + recent token mask;
 // block = the reference's block-sparse mask, which rounds sink and recent to whole blocks of
 // block_size tokens.
@@ -95,9 +99,11 @@ struct TrainConfig {
     int64_t checkpoint_every = 50;
     int64_t log_every = 10;
     bool activation_checkpointing = true;
+    CheckpointedLayers checkpointed_layers = CheckpointedLayers::automatic;
     // Paper mode with checkpointing: keep each layer's full-attention output from the forward
-    // pass for its recomputation (faster, T·hidden activations more per layer).
-    bool keep_full_attention = false;
+    // pass for its recomputation (faster, T·hidden activations more per layer, in host memory
+    // with offload_activations).
+    bool keep_full_attention = true;
     // With checkpointing on a GPU: park what the forward pass keeps for the backward in pinned
     // host memory (up to half of what the host has available) while the layers compute.
     bool offload_activations = true;
@@ -142,6 +148,7 @@ std::string_view to_string(Dtype);
 std::string_view to_string(DeviceChoice);
 std::string_view to_string(HaystackFormat);
 std::string_view to_string(GateMode);
+std::string_view to_string(CheckpointedLayers);
 std::string_view to_string(StreamingGranularity);
 
 }  // namespace duo

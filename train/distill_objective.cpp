@@ -49,7 +49,7 @@ Objective distill_objective(const LlamaModel& model, const at::Tensor& gates,
                                 options.keep_full_attention && options.activation_checkpointing, offload);
   auto hidden = model.embed(ids);
   for (int layer = 0; layer <= last; ++layer) {
-    hidden = options.activation_checkpointing
+    hidden = options.activation_checkpointing && layer < options.checkpointed_layers
                  ? checkpointed_layer(model, layer, hidden, gated, gates, offload, rows_from(layer))
                  : model.layer_forward(layer, hidden, 0, gated, rows_from(layer));
   }

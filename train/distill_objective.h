@@ -7,6 +7,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <limits>
 #include <memory>
 
 #include "gated_attention.h"
@@ -18,6 +19,9 @@ struct ObjectiveOptions {
   StreamingWindow window;
   GateMode mode = GateMode::paper;
   bool activation_checkpointing = false;
+  // With checkpointing: how many layers, from the bottom, checkpoint; those above keep what
+  // autograd records (no recomputation, several T × hidden activations per layer on the GPU).
+  int checkpointed_layers = std::numeric_limits<int>::max();
   // Paper mode with checkpointing: keep each layer's full attention from the forward pass for
   // its recomputation (GatedAttention).
   bool keep_full_attention = false;

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "activation_offload.h"
+#include "checkpoint_plan.h"
 #include "distill_objective.h"
 #include "history/history_reader.h"
 #include "history/history_writer.h"
@@ -192,6 +193,14 @@ int train(const TrainConfig& config, bool resume, const std::string& config_sour
   // available later no longer counts them.
   if (config.run.offload_activations && model.device().is_cuda())
     objective.offload_host_bytes = ActivationOffload::default_host_budget();
+  if (objective.activation_checkpointing && config.run.checkpointed_layers == CheckpointedLayers::automatic &&
+      device.is_cuda()) {
+    std::cerr << "duo-train: measuring which layers need checkpointing (two trial steps of " << config.data.context_max
+              << " tokens)\n";
+    const CheckpointPlan plan = plan_checkpointing(model, objective, config.data.context_max);
+    objective.checkpointed_layers = plan.checkpointed_layers;
+    std::cerr << "duo-train: " << plan.summary() << "\n";
+  }
   objective.reg_weight = config.optim.reg_weight;
 
   g_stop_requested = false;
