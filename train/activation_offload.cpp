@@ -46,12 +46,14 @@ int64_t pinned_block_bytes(int64_t n) {
 ActivationOffload::ActivationOffload(int64_t host_budget_bytes) : budget_(host_budget_bytes) {}
 ActivationOffload::~ActivationOffload() = default;
 
+bool ActivationOffload::has_room(int64_t bytes) const { return host_bytes_ + pinned_block_bytes(bytes) <= budget_; }
+
 void ActivationOffload::put(int layer, Kind kind, const at::Tensor& t) {
   const int64_t key = ActivationOffload::key(layer, kind);
   auto slot = std::make_unique<Slot>();
   slot->home = t.device();
   const int64_t bytes = pinned_block_bytes(t.numel() * t.element_size());
-  if (!t.is_cuda() || !t.is_contiguous() || host_bytes_ + bytes > budget_) {
+  if (!t.is_cuda() || !t.is_contiguous() || !has_room(bytes)) {
     slot->device = t;
     slots_[key] = std::move(slot);
     return;
@@ -119,6 +121,7 @@ ActivationOffload::~ActivationOffload() = default;
 void ActivationOffload::put(int layer, Kind kind, const at::Tensor& t) {
   slots_[key(layer, kind)].reset(new Slot{t});
 }
+bool ActivationOffload::has_room(int64_t) const { return false; }
 void ActivationOffload::prefetch(int) {}
 void ActivationOffload::prefetch_key(int64_t) {}
 at::Tensor ActivationOffload::take(int layer, Kind kind) {

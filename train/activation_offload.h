@@ -32,6 +32,9 @@ class ActivationOffload {
 
   // Keeps t as layer's `kind`; t may be used and dropped by the caller right after.
   void put(int layer, Kind kind, const at::Tensor& t);
+  // Whether a CUDA tensor of this many bytes would leave the GPU: for what is kept only to save
+  // work, which the caller then recomputes rather than hold on the GPU.
+  bool has_room(int64_t bytes) const;
   // Starts bringing everything held for layer back to its device.
   void prefetch(int layer);
   // The tensor, on its device, removed from the store; throws for one not held.

@@ -259,7 +259,8 @@ TEST(DistillObjectiveCuda, KeptFullAttentionGivesTheSameGradient) {
   EXPECT_TRUE(kept.equal(recomputed)) << kept << recomputed;
   // Parked in host memory in between (ActivationOffload), bit for bit the same. Each parked
   // tensor (1500 × 256 bf16) takes a 1 MiB pinned block: a budget of 2.5 MiB parks layer 0's
-  // two and leaves the rest on the GPU, which must not matter either.
+  // input and full attention, leaves the other inputs on the GPU and has the other layers
+  // attend again in their recomputation, which must not matter either.
   EXPECT_TRUE(gradient(true, false, int64_t(1) << 30).equal(recomputed));
   EXPECT_TRUE(gradient(true, true, int64_t(1) << 30).equal(recomputed));
   EXPECT_TRUE(gradient(true, true, 5 << 19).equal(recomputed));
