@@ -4,10 +4,10 @@
 // (experiments/train-step-h200.md), for 2.7 GiB per layer kept. Layers are checkpointed from the
 // bottom up until the rest fit.
 //
-// Measured rather than modelled: two trial steps of the longest context on random tokens (all
-// layers checkpointed, then all but the top one) give the step's peak and what one kept layer
-// adds; the layers kept are those that fit under 92% of the memory the device can give (what
-// is free plus what this process holds). The trial leaves no trace in training: its own token
+// Measured rather than modelled: two trial steps of the longest context on random tokens (only
+// the top layer kept, then two more) give the step's peak and what one kept layer adds; the
+// layers kept are those that fit under 92% of the memory the device can give (what is free
+// plus what this process holds). The trial leaves no trace in training: its own token
 // generator, its own gates, no optimizer step.
 #pragma once
 #include <cstdint>
@@ -20,7 +20,8 @@ namespace duo {
 
 struct CheckpointPlan {
   int checkpointed_layers = 0;  // from the bottom; the rest keep their activations
-  double checkpointed_peak_bytes = 0, per_kept_layer_bytes = 0, usable_bytes = 0;
+  double checkpointed_peak_bytes = 0;  // of a step with only the top layer kept
+  double per_kept_layer_bytes = 0, usable_bytes = 0;
   std::string summary() const;  // one line for the log
 };
 
