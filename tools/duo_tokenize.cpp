@@ -132,6 +132,11 @@ void convert_jsonl(std::istream& in, const std::string& source, Convert&& conver
       const size_t colon = message.find(": ");
       throw duo::Error(where + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
                        (colon == std::string::npos ? message : message.substr(colon + 2)));
+    } catch (const Json::exception& e) {
+      // A number beyond a double (1e999) parses as out_of_range: "[json.exception...] number overflow ...".
+      const std::string message = e.what();
+      const size_t bracket = message.find("] ");
+      throw duo::Error(where + ": invalid JSON: " + (bracket == std::string::npos ? message : message.substr(bracket + 2)));
     } catch (const duo::Error& e) {
       throw duo::Error(where + ": " + e.what());
     }
