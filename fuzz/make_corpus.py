@@ -140,6 +140,12 @@ def haystack_jsonl():
         '{"text": "In the beginning.", "id": 1}\n\n{"text": "caf\\u00e9 \\n second", "meta": {"a": [1, 2]}}\n')
 
 
+def tokenize_jsonl():
+    # One file each way: the conversion stops at the first line it cannot convert.
+    put("tokenize_jsonl", "texts.jsonl", '{"text": "Hello world", "id": 7}\n\n{"text": "caf\\u00e9\\n", "n": null}\n')
+    put("tokenize_jsonl", "ids.jsonl", '{"ids": [1, 72, 105, 2], "text_len": 2}\n{"ids": [], "a": [1.5]}\n')
+
+
 def kjv_bible():
     # bible-kjv-text's header and its first window's first 1500 compressed bytes, as a one-window
     # file (the last window may expand to less than the window size).
@@ -186,6 +192,7 @@ def dictionaries():
         for f in (CORPUS / target).iterdir():
             keys.update(m + ":" for m in re.findall(r"^\s*([a-z_]+):", f.read_text(), re.M))
         write_dict(target, YAML_TOKENS + sorted(keys))
+    write_dict("tokenize_jsonl", JSON_TOKENS + ['"text"', '"ids"', '\\n'])
     write_dict("reference_dir", ["\t", "\n", "+", "-", "e", "E", ".", "nan", "inf", "1e999", "\0",
                                  '"sink_size"', '"recent_size"', '"num_heads"', '"model_name"'] + JSON_TOKENS)
 
@@ -193,7 +200,7 @@ def dictionaries():
 if __name__ == "__main__":
     shutil.rmtree(CORPUS, ignore_errors=True)
     for make in (safetensors_header, model_config, tokenizer_json, configs, pattern_json, reference_dir,
-                 gate_history, haystack_jsonl, kjv_bible, dictionaries):
+                 gate_history, haystack_jsonl, tokenize_jsonl, kjv_bible, dictionaries):
         make()
     total = sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file())
     print(f"fuzz corpus: {sum(1 for p in CORPUS.rglob('*') if p.is_file())} files, {total} bytes")
