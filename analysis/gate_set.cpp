@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "analysis/pattern_json.h"
@@ -33,15 +34,20 @@ GateSet load_reference_dir(const std::filesystem::path& dir) {
     if (doc.is_discarded() || !doc.is_object()) throw Error(config, "not valid JSON");
     // The reference stores its training arguments here; model_name is the checkpoint path.
     if (doc.contains("model_name") && doc["model_name"].is_string()) g.model_name = doc["model_name"];
-    if (doc.contains("num_heads") && doc["num_heads"].is_number_integer()) g.num_heads = doc["num_heads"];
+    if (doc.contains("num_heads") && doc["num_heads"].is_number_integer()) {
+      const int64_t heads = doc["num_heads"].get<int64_t>();
+      if (heads <= 0 || heads > std::numeric_limits<int>::max())
+        throw Error(config, "num_heads must be a positive integer, got " + doc["num_heads"].dump());
+      g.num_heads = static_cast<int>(heads);
+    }
     // The reference trains and deploys with these two; kvpress reads them too.
     const bool sink = doc.contains("sink_size"), recent = doc.contains("recent_size");
     if (sink != recent)
       throw Error(config, std::string("has ") + (sink ? "sink_size but no recent_size" : "recent_size but no sink_size"));
     if (sink) {
       for (const char* key : {"sink_size", "recent_size"})
-        if (!doc[key].is_number_integer() || doc[key].get<int64_t>() < 0)
-          throw Error(config, std::string(key) + " must be a non-negative integer");
+        if (!doc[key].is_number_integer() || doc[key].get<int64_t>() < 0 || doc[key].get<int64_t>() > kMaxWindowTokens)
+          throw Error(config, std::string(key) + " must be an integer in [0, " + std::to_string(kMaxWindowTokens) + "]");
       g.window = StreamingWindow{doc["sink_size"].get<int64_t>(), doc["recent_size"].get<int64_t>()};
     }
   }

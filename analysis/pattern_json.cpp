@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -64,10 +65,19 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
   } catch (const json::exception& e) {
     throw Error(path, std::string("not valid JSON: ") + e.what());
   }
+  // An integer field: a JSON integer in [lo, hi], lo >= 0 (2.5, 1e300 or -1 for a count are not,
+  // and no double is ever cast to an int; an unsigned beyond int64 reads as negative).
+  auto integer = [&](const json& v, const std::string& key, int64_t lo, int64_t hi) {
+    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+      throw Error(path, key + " is " + v.dump() + ", not an integer in [" + std::to_string(lo) + ", " +
+                            std::to_string(hi) + "]");
+    return v.get<int64_t>();
+  };
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
   try {
     if (!doc.is_object() || doc.value("format", "") != kPatternFormat)
       throw Error(path, std::string("not a duo pattern file (no \"format\": \"") + kPatternFormat + "\")");
-    const int version = doc.at("schema_version").get<int>();
+    const int64_t version = integer(doc.at("schema_version"), "schema_version", 1, kMaxInt);
     if (version > kPatternSchemaVersion)
       throw Error(path, "pattern schema version " + std::to_string(version) + " is newer than this build reads (up to " +
                             std::to_string(kPatternSchemaVersion) + "); update duo");
@@ -77,10 +87,20 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
     g.kind = "pattern";
     g.model_name = doc.at("model").value("name", "");
     g.architecture = doc.at("model").value("architecture", "");
-    g.num_layers = doc.at("num_layers").get<int>();
-    g.num_kv_heads = doc.at("num_kv_heads").get<int>();
-    g.num_heads = doc.at("num_heads").is_null() ? 0 : doc.at("num_heads").get<int>();
-    if (g.num_layers <= 0 || g.num_kv_heads <= 0) throw Error(path, "num_layers and num_kv_heads must be positive");
+    g.num_layers = static_cast<int>(integer(doc.at("num_layers"), "num_layers", 1, kMaxInt));
+    g.num_kv_heads = static_cast<int>(integer(doc.at("num_kv_heads"), "num_kv_heads", 1, kMaxInt));
+    if (!doc.at("num_heads").is_null()) {
+      g.num_heads = static_cast<int>(integer(doc.at("num_heads"), "num_heads", 1, kMaxInt));
+      if (g.num_heads % g.num_kv_heads != 0)
+        throw Error(path, "num_heads (" + std::to_string(g.num_heads) + ") is not a multiple of num_kv_heads (" +
+                              std::to_string(g.num_kv_heads) + ")");
+    }
+    // One entry per head, checked before anything is sized by num_layers x num_kv_heads.
+    const json& heads = doc.at("heads");
+    const int64_t n_heads = int64_t{g.num_layers} * g.num_kv_heads;
+    if (!heads.is_array() || static_cast<int64_t>(heads.size()) != n_heads)
+      throw Error(path, "\"heads\" must list num_layers x num_kv_heads = " + std::to_string(n_heads) + " heads" +
+                            (heads.is_array() ? ", not " + std::to_string(heads.size()) : ""));
 
     Pattern& p = file.pattern;
     p.num_layers = g.num_layers;
@@ -88,7 +108,11 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
     p.rule = doc.at("rule").get<std::string>();
     if (p.rule != "sparsity" && p.rule != "threshold")
       throw Error(path, "rule \"" + p.rule + "\" is neither \"sparsity\" nor \"threshold\"");
-    if (!doc.at("requested_sparsity").is_null()) p.requested_sparsity = doc.at("requested_sparsity").get<double>();
+    if (!doc.at("requested_sparsity").is_null()) {
+      p.requested_sparsity = doc.at("requested_sparsity").get<double>();
+      if (!(*p.requested_sparsity >= 0 && *p.requested_sparsity <= 1))
+        throw Error(path, "requested_sparsity is " + doc.at("requested_sparsity").dump() + ", not in [0, 1]");
+    }
     if (!doc.at("threshold").is_null()) p.threshold = doc.at("threshold").get<double>();
     // A window size: a JSON integer in [0, kMaxWindowTokens] (1e12 or 2.5 are not).
     auto window_size = [&](const json& v, const std::string& key) {
@@ -119,10 +143,12 @@ PatternFile read_pattern_json(const std::filesystem::path& path) {
     g.gates.assign(n, 0.0f);
     p.retrieval.assign(n, 0);
     std::vector<uint8_t> seen(n, 0);
-    for (const json& head : doc.at("heads")) {
-      const int l = head.at("layer").get<int>(), h = head.at("kv_head").get<int>();
-      if (l < 0 || l >= g.num_layers || h < 0 || h >= g.num_kv_heads)
-        throw Error(path, "head (layer " + std::to_string(l) + ", kv_head " + std::to_string(h) + ") is out of range");
+    for (const json& head : heads) {
+      const json &layer = head.at("layer"), &kv_head = head.at("kv_head");
+      if (!layer.is_number_integer() || !kv_head.is_number_integer() || layer.get<int64_t>() < 0 ||
+          layer.get<int64_t>() >= g.num_layers || kv_head.get<int64_t>() < 0 || kv_head.get<int64_t>() >= g.num_kv_heads)
+        throw Error(path, "head (layer " + layer.dump() + ", kv_head " + kv_head.dump() + ") is out of range");
+      const int l = layer.get<int>(), h = kv_head.get<int>();
       const size_t i = static_cast<size_t>(l) * g.num_kv_heads + h;
       // Gates lie in [0, 1]: duo-train clamps them there, and so does the reference loader for
       // its TSV (gate_set.cpp); a value outside, or one that overflowed to infinity, is refused.

@@ -41,8 +41,9 @@ GateMatrix read_reference_tsv(const std::filesystem::path& path) {
       size_t tab = line.find('\t', start);
       std::string field = trim(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
       double value = 0;
-      // from_chars takes no leading '+', which loadtxt allows.
-      const char* first = field.data() + (field.size() > 1 && field[0] == '+' ? 1 : 0);
+      // from_chars takes no leading '+', which loadtxt allows; one sign only ("+-0.5" is no number).
+      const bool plus = field.size() > 1 && field[0] == '+' && field[1] != '-' && field[1] != '+';
+      const char* first = field.data() + (plus ? 1 : 0);
       auto [end, ec] = std::from_chars(first, field.data() + field.size(), value);
       const std::string where = "line " + std::to_string(line_no) + ", column " + std::to_string(row.size() + 1);
       if (field.empty() || ec != std::errc() || end != field.data() + field.size())

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -89,7 +90,13 @@ std::string range_text(const Field& f) {
   return s.str();
 }
 
-double read_number(const YAML::Node& n, const Field& f, const std::string& where, bool integer) {
+// Integers are read as doubles, exact up to 2^53; a larger one, cast back to int64_t or uint64_t,
+// could be out of the type's range (undefined), so a field without an upper bound stops there.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+double read_number(const YAML::Node& n, const Field& table_field, const std::string& where, bool integer) {
+  Field f = table_field;
+  if (integer) f.hi = std::min(f.hi, kMaxExactInteger);
   const std::string what = std::string(integer ? "an integer " : "a number ") + range_text(f);
   if (!n.IsScalar()) fail(where, f.key, "expected " + what);
   const std::string s = n.Scalar();
@@ -160,14 +167,19 @@ PretrainConfig PretrainConfig::load(const std::filesystem::path& file) {
   PretrainConfig c;
   const std::vector<Field> table = fields(c);
   if (!root.IsMap()) throw Error(file, "expected a mapping of sections (model, data, train, eval)");
+  // A key is a name; YAML also allows a list or a mapping there ("? [a, b]: 1").
+  auto name_of = [&](const YAML::Node& key, const std::string& at) {
+    if (!key.IsScalar()) throw Error(at + ": expected a key name, got a " + (key.IsSequence() ? "list" : "mapping"));
+    return key.Scalar();
+  };
   for (const auto& section : root) {
-    const std::string name = section.first.as<std::string>();
     const std::string where = file.string() + ":" + std::to_string(section.first.Mark().line + 1);
+    const std::string name = name_of(section.first, where);
     if (!section.second.IsMap()) fail(where, name, "expected a mapping (unknown section?)");
     for (const auto& kv : section.second) {
-      const std::string key = name + "." + kv.first.as<std::string>();
-      const Field* f = find_field(table, key);
       const std::string at = file.string() + ":" + std::to_string(kv.first.Mark().line + 1);
+      const std::string key = name + "." + name_of(kv.first, at);
+      const Field* f = find_field(table, key);
       if (!f) fail(at, key, "unknown key");
       set_field(*f, kv.second, at);
     }

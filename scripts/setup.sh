@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything duo needs on a fresh Debian 12 machine, then exits.
-#   - Debian development packages (compiler, CMake, HDF5, yaml-cpp, CLI11, ...)
+#   - Debian development packages (compiler, CMake, HDF5, yaml-cpp, CLI11, ...; clang and its
+#     libFuzzer/sanitizer runtimes for scripts/fuzz.sh)
 #   - a virtual environment in .venv holding the PyPI torch wheel (its libtorch is what
 #     CMake links against) and the Python packages the tests use as independent references.
 # A second run checks a stamp and returns in seconds.
@@ -14,6 +15,7 @@ APT_PACKAGES=(
   libpcre2-dev libutf8proc-dev
   libplplot-dev plplot-driver-cairo
   bible-kjv-text
+  clang libclang-rt-14-dev
 )
 # Pinned to the GPU host's PyTorch so both hosts build against the same libtorch.
 PY_PACKAGES=(

@@ -15,14 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "jsonl_convert.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::ordered_json;  // ordered, so carried-through fields keep their order
+using duo::jsonl::check_utf8;
+using duo::jsonl::convert_jsonl;
+using duo::jsonl::decode_record;
+using duo::jsonl::encode_record;
+using duo::jsonl::Json;
+using duo::jsonl::out_of_vocabulary;
 
 // --tokenizer: a directory holding tokenizer.json, or that file itself.
 duo::Tokenizer load_tokenizer(const fs::path& path) {
@@ -42,12 +47,6 @@ duo::Tokenizer load_tokenizer(const fs::path& path) {
   }
 }
 
-// `where` names the input: a file, stdin, or a line of either.
-void check_utf8(std::string_view text, const std::string& where) {
-  if (const size_t bad = duo::utf8::find_invalid(text); bad != duo::utf8::npos)
-    throw duo::Error(where + ": invalid UTF-8 at byte offset " + std::to_string(bad));
-}
-
 // --file, refusing what cannot be read as a file up front rather than reading nothing from it.
 std::ifstream open_file(const fs::path& path) {
   std::error_code ec;
@@ -62,11 +61,6 @@ std::string read_all(std::istream& in, const std::string& source) {
   if (in.bad()) throw duo::Error(source + ": read error");
   check_utf8(text, source);
   return text;
-}
-
-[[noreturn]] void out_of_vocabulary(const std::string& id, const duo::Tokenizer& tokenizer) {
-  throw duo::Error("token id " + id + " is out of the vocabulary (size " +
-                   std::to_string(tokenizer.vocab_size()) + ")");
 }
 
 // Ids separated by whitespace or commas, as --ids-only prints them or a list is pasted.
@@ -84,59 +78,6 @@ void parse_ids(std::string_view text, const duo::Tokenizer& tokenizer, std::vect
     ids.push_back(static_cast<int32_t>(id));
     start = text.find_first_not_of(separators, end);
   }
-}
-
-// The ids of a JSON Lines object: an array of integers within the vocabulary.
-std::vector<int32_t> json_ids(const Json& array, const duo::Tokenizer& tokenizer) {
-  if (!array.is_array()) throw duo::Error("\"ids\" is not an array");
-  std::vector<int32_t> ids;
-  ids.reserve(array.size());
-  for (const Json& v : array) {
-    if (!v.is_number_integer()) throw duo::Error("\"ids\" holds " + v.dump() + ", not a token id");
-    // Non-negative integers parse as unsigned; a negative one is out of the vocabulary too.
-    if (!v.is_number_unsigned() || v.get<uint64_t>() >= static_cast<uint64_t>(tokenizer.vocab_size()))
-      out_of_vocabulary(v.dump(), tokenizer);
-    ids.push_back(v.get<int32_t>());
-  }
-  return ids;
-}
-
-// A copy of `object` with field `from` replaced, in its place, by `to` holding `value`.
-Json replace_field(const Json& object, const std::string& from, const std::string& to, Json value) {
-  if (from != to && object.contains(to)) throw duo::Error("already has a field \"" + to + "\"");
-  Json out = Json::object();
-  for (const auto& [key, v] : object.items()) {
-    if (key == from) out[to] = std::move(value);
-    else out[key] = v;
-  }
-  return out;
-}
-
-// Converts each non-blank line of JSON Lines input with `convert` and prints the result; any
-// problem names the source and the line number.
-template <typename Convert>
-void convert_jsonl(std::istream& in, const std::string& source, Convert&& convert) {
-  std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = source + ":" + std::to_string(number);
-    check_utf8(line, where);
-    try {
-      const Json object = Json::parse(line);
-      if (!object.is_object()) throw duo::Error("not a JSON object");
-      std::cout << convert(object).dump() << '\n';
-    } catch (const Json::parse_error& e) {
-      // Its message starts "[json.exception...] parse error at line 1, column N: ", which reads
-      // as the wrong line here.
-      const std::string message = e.what();
-      const size_t colon = message.find(": ");
-      throw duo::Error(where + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
-                       (colon == std::string::npos ? message : message.substr(colon + 2)));
-    } catch (const duo::Error& e) {
-      throw duo::Error(where + ": " + e.what());
-    }
-  }
-  if (in.bad()) throw duo::Error(source + ": read error");
 }
 
 // Shows a token string with control characters escaped, so one token is one line.
@@ -210,20 +151,13 @@ int main(int argc, char** argv) {
 
     const auto tokenizer = load_tokenizer(tokenizer_path);
     if (jsonl && decode) {
-      convert_jsonl(in, source, [&](const Json& object) {
-        if (!object.contains("ids")) throw duo::Error("no \"ids\" field");
-        const std::string text = tokenizer.decode(json_ids(object.at("ids"), tokenizer), no_special);
-        return replace_field(object, "ids", field, text);
-      });
+      convert_jsonl(in, source, std::cout,
+                    [&](const Json& object) { return decode_record(object, tokenizer, field, no_special); });
       return 0;
     }
     if (jsonl) {
-      convert_jsonl(in, source, [&](const Json& object) {
-        if (!object.contains(field) || !object.at(field).is_string())
-          throw duo::Error("no string field \"" + field + "\"");
-        const auto& text = object.at(field).get_ref<const std::string&>();
-        return replace_field(object, field, "ids", tokenizer.encode(text, !no_special));
-      });
+      convert_jsonl(in, source, std::cout,
+                    [&](const Json& object) { return encode_record(object, tokenizer, field, !no_special); });
       return 0;
     }
     if (decode) {

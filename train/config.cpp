@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include "tokenizer/utf8.h"
 #include "util/error.h"
 #include "util/path_check.h"
 
@@ -93,6 +94,9 @@ const T& view(Access<T> access, const TrainConfig& c) {
 std::string scalar_or_fail(const YAML::Node& node, const Origin& origin, const std::string& key,
                            const std::string& expected) {
   if (!node.IsScalar()) fail(origin, key, "expected " + expected + ", got " + describe(node));
+  // The escapes \N and \_ come out of yaml-cpp as one byte each (0x85, 0xA0), not UTF-8.
+  if (utf8::find_invalid(node.Scalar()) != utf8::npos)
+    fail(origin, key, "expected " + expected + ", got text that is not UTF-8 (an escape such as \\N?)");
   return node.Scalar();
 }
 
@@ -328,6 +332,10 @@ bool contains(std::string_view text, std::string_view part) {
 }  // namespace
 
 TrainConfig TrainConfig::parse(std::string_view yaml, const std::string& source) {
+  // YAML is UTF-8 here; yaml-cpp would read other bytes as U+FFFD, so a path holding them
+  // would name another file, and to_yaml would not read back as the same config.
+  if (const size_t bad = utf8::find_invalid(yaml); bad != utf8::npos)
+    throw Error(source + ": not UTF-8 (invalid byte at offset " + std::to_string(bad) + ")");
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));

@@ -89,13 +89,32 @@ void write_attr(hid_t obj, const char* name, int64_t value, const std::filesyste
 
 bool has_attr(hid_t obj, const char* name) { return H5Aexists(obj, name) > 0; }
 
+namespace {
+
+// H5Aread writes every element an attribute holds and every byte its type declares: a damaged
+// file's array attribute, or a string type longer than what is stored, would overrun the one
+// value read here.
+void check_one_stored_value(hid_t attr, const char* name, size_t value_size, const std::filesystem::path& path) {
+  Id space(check(H5Aget_space(attr), path, std::string("cannot read attribute ") + name));
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count != 1)
+    throw Error(path, std::string("attribute '") + name + "' holds " + std::to_string(count) + " values, not one");
+  if (value_size > H5Aget_storage_size(attr))
+    throw Error(path, std::string("attribute '") + name + "' declares " + std::to_string(value_size) +
+                          " bytes but stores " + std::to_string(H5Aget_storage_size(attr)));
+}
+
+}  // namespace
+
 std::string read_string_attr(hid_t obj, const char* name, const std::filesystem::path& path) {
   if (!has_attr(obj, name)) throw Error(path, std::string("missing attribute '") + name + "'");
   Id attr(check(H5Aopen(obj, name, H5P_DEFAULT), path, std::string("cannot open attribute ") + name));
   Id ftype(check(H5Aget_type(attr.get()), path, std::string("cannot read attribute ") + name));
   if (H5Tget_class(ftype.get()) != H5T_STRING)
     throw Error(path, std::string("attribute '") + name + "' is not a string");
-  if (H5Tis_variable_str(ftype.get()) > 0) {
+  const bool variable = H5Tis_variable_str(ftype.get()) > 0;
+  check_one_stored_value(attr.get(), name, variable ? 0 : H5Tget_size(ftype.get()), path);
+  if (variable) {
     Id mtype(check(H5Tcopy(H5T_C_S1), path, "cannot create string type"));
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
@@ -121,6 +140,7 @@ int64_t read_int_attr(hid_t obj, const char* name, const std::filesystem::path& 
   Id ftype(check(H5Aget_type(attr.get()), path, std::string("cannot read attribute ") + name));
   if (H5Tget_class(ftype.get()) != H5T_INTEGER)
     throw Error(path, std::string("attribute '") + name + "' is not an integer");
+  check_one_stored_value(attr.get(), name, H5Tget_size(ftype.get()), path);
   int64_t value = 0;
   check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &value), path,
                std::string("cannot read attribute ") + name);

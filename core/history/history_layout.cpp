@@ -72,14 +72,25 @@ std::vector<T> read_dataset(hid_t file, const char* name, hid_t mem_type, int64_
   if (rank < 1) throw Error(path, std::string("dataset '") + name + "' has no step axis");
   std::vector<hsize_t> dims(rank);
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  int64_t inner = 1;
-  for (int i = 1; i < rank; ++i) inner *= static_cast<int64_t>(dims[i]);
-  if (inner != row_size)
+  uint64_t inner = 1;
+  for (int i = 1; i < rank; ++i)
+    if (__builtin_mul_overflow(inner, dims[i], &inner)) inner = UINT64_MAX;
+  if (inner != static_cast<uint64_t>(row_size))
     throw Error(path, std::string("dataset '") + name + "' has " + std::to_string(inner) +
                           " values per step, expected " + std::to_string(row_size));
-  if (rows >= 0 && static_cast<int64_t>(dims[0]) != rows)
+  if (rows >= 0 && dims[0] != static_cast<uint64_t>(rows))
     throw Error(path, std::string("dataset '") + name + "' has " + std::to_string(dims[0]) + " rows, 'step' has " +
                           std::to_string(rows));
+  // HDF5 reads chunks never written as fill values, so a damaged header can declare 2^60 rows in a
+  // small file: the values must be stored. Deflate, the strongest filter HDF5 ships, packs at
+  // most about 1032:1.
+  uint64_t bytes = 0;
+  const bool overflow = __builtin_mul_overflow(dims[0], inner * sizeof(T), &bytes);
+  h5::Id dcpl(h5::check(H5Dget_create_plist(dset.get()), path, std::string("cannot read dataset '") + name + "'"));
+  const uint64_t stored = H5Dget_storage_size(dset.get());
+  if (overflow || bytes > (H5Pget_nfilters(dcpl.get()) > 0 ? stored * 1032 : stored))
+    throw Error(path, std::string("dataset '") + name + "' declares " + std::to_string(dims[0]) + " rows but stores " +
+                          std::to_string(stored) + " bytes (truncated or corrupt file)");
   std::vector<T> values(static_cast<size_t>(dims[0]) * static_cast<size_t>(row_size));
   if (!values.empty())
     h5::check_status(H5Dread(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path,

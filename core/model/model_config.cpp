@@ -39,8 +39,12 @@ class Reader {
   int64_t positive_int(const char* key) const {
     const json* v = find(key);
     if (!v) throw bad(key, "is missing");
-    if (!v->is_number_integer() || v->get<int64_t>() <= 0) throw bad(key, "must be a positive integer");
-    return v->get<int64_t>();
+    return positive_int(*v, key);
+  }
+  // A JSON integer in [1, 2^63): 4096.0 or 1e30 are not, so no double is cast to an integer.
+  int64_t positive_int(const json& v, const std::string& key) const {
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0) throw bad(key, "must be a positive integer");
+    return v.get<int64_t>();
   }
   int64_t int_or(const char* key, int64_t fallback) const { return find(key) ? positive_int(key) : fallback; }
   double number(const json& v, const std::string& key) const {
@@ -105,12 +109,12 @@ RopeScaling parse_rope(const json& r, const Reader& rd, const std::string& key) 
     s.factor = num("factor", true, 1.0);
     s.low_freq_factor = num("low_freq_factor", true, 1.0);
     s.high_freq_factor = num("high_freq_factor", true, 4.0);
-    s.original_max_position_embeddings =
-        static_cast<int64_t>(num("original_max_position_embeddings", true, 0));
+    auto original = r.find("original_max_position_embeddings");
+    if (original == r.end() || original->is_null())
+      throw rd.bad(key + ".original_max_position_embeddings", "is missing");
+    s.original_max_position_embeddings = rd.positive_int(*original, key + ".original_max_position_embeddings");
     if (s.high_freq_factor == s.low_freq_factor)
       throw rd.bad(key, "has equal low_freq_factor and high_freq_factor");
-    if (s.original_max_position_embeddings <= 0)
-      throw rd.bad(key + ".original_max_position_embeddings", "must be positive");
   } else {
     throw rd.bad(key, "has rope type '" + type + "', which duo does not support (default, linear, llama3)");
   }

@@ -118,7 +118,10 @@ BpeModel::BpeModel(StringMap<int32_t> vocab,
   auto table = std::make_shared<MergeTable>(merges.size());
   std::string merged_token;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [left, right] = merges[rank];
+    // Named references rather than a structured binding, which clang 14 (the fuzz build) cannot
+    // capture in the lambda.
+    const std::string& left = merges[rank].first;
+    const std::string& right = merges[rank].second;
     auto lookup = [&](std::string_view token) {
       auto it = vocab_.find(token);
       if (it == vocab_.end())

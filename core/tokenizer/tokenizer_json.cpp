@@ -22,7 +22,7 @@ json parse_file(const std::filesystem::path& path) {
   const char* begin = reinterpret_cast<const char*>(file.data());
   try {
     return json::parse(begin, begin + file.size());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw Error(path, std::string("invalid JSON: ") + e.what());
   }
 }

@@ -32,7 +32,7 @@ void read_jsonl(const std::filesystem::path& file, const std::string& field,
     nlohmann::json record;
     try {
       record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
       throw Error(where + ": not valid JSON (" + e.what() + ")");
     }
     if (!record.is_object()) throw Error(where + ": expected a JSON object, one per line");

@@ -19,6 +19,9 @@
 namespace duo::synth {
 namespace {
 
+// The package's file uses windows of 64 KiB; a larger size than this is damage.
+constexpr uint32_t kMaxWindowSize = 16u << 20;
+
 uint32_t read_be32(const std::vector<uint8_t>& data, std::size_t at) {
   return uint32_t(data[at]) << 24 | uint32_t(data[at + 1]) << 16 | uint32_t(data[at + 2]) << 8 |
          uint32_t(data[at + 3]);
@@ -27,7 +30,9 @@ uint32_t read_be32(const std::vector<uint8_t>& data, std::size_t at) {
 // Expands one `compress` stream. Quirk of that format which the decoder must mirror: codes are
 // packed LSB-first in groups of n_bits bytes (8 codes), and whenever the code width grows or a
 // CLEAR code arrives, the rest of the current group is skipped.
-std::string lzw_expand(const uint8_t* in, std::size_t size, int max_bits, bool block_mode) {
+// Throws duo::Error for a stream that is not one `compress` could write or that expands past
+// `limit` bytes.
+std::string lzw_expand(const uint8_t* in, std::size_t size, int max_bits, bool block_mode, std::size_t limit) {
   constexpr int kInitBits = 9;
   constexpr int kClear = 256;
   const int32_t max_max_code = int32_t(1) << max_bits;
@@ -94,9 +99,13 @@ std::string lzw_expand(const uint8_t* in, std::size_t size, int max_bits, bool b
     while (code >= 256) {
       stack.push_back(char(suffix[code]));
       code = prefix[code];
+      // Entries left over from before a CLEAR can be redefined into a loop; a chain longer than
+      // the table has one.
+      if (stack.size() > std::size_t(max_max_code)) throw Error("corrupt compressed data (a code loops)");
     }
     last_char = suffix[code];
     stack.push_back(char(last_char));
+    if (out.size() + stack.size() > limit) throw Error("compressed data expand past the window size");
     out.append(stack.rbegin(), stack.rend());
     if (free_entry < max_max_code) {
       prefix[free_entry] = uint16_t(old_code);
@@ -148,23 +157,22 @@ std::string read_kjv_bible(const std::filesystem::path& file) {
     throw bad("no EC02 header");
   const uint32_t window_size = read_be32(data, 84);
   const uint32_t windows = read_be32(data, 88);
-  if (window_size == 0 || windows == 0 || 92 + std::size_t(windows + 1) * 4 > data.size())
-    throw bad("bad window table");
-  std::vector<uint32_t> offsets(windows + 1);
-  for (uint32_t i = 0; i <= windows; ++i) offsets[i] = read_be32(data, 92 + std::size_t(i) * 4);
-  if (offsets[0] < 3 || data[offsets[0] - 3] != 0x1F || data[offsets[0] - 2] != 0x9D)
+  if (window_size == 0 || window_size > kMaxWindowSize) throw bad("window size " + std::to_string(window_size));
+  if (windows == 0 || 92 + (std::size_t(windows) + 1) * 4 > data.size()) throw bad("bad window table");
+  std::vector<uint32_t> offsets(std::size_t(windows) + 1);
+  for (std::size_t i = 0; i <= windows; ++i) offsets[i] = read_be32(data, 92 + i * 4);
+  if (offsets[0] < 3 || offsets[0] > data.size() || data[offsets[0] - 3] != 0x1F || data[offsets[0] - 2] != 0x9D)
     throw bad("no compress header");
   const int max_bits = data[offsets[0] - 1] & 0x1F;
   const bool block_mode = data[offsets[0] - 1] & 0x80;
   if (max_bits < 9 || max_bits > 16) throw bad("unsupported code width");
 
   std::string raw;
-  raw.reserve(std::size_t(window_size) * windows);
   for (uint32_t w = 0; w < windows; ++w) {
     if (offsets[w] > offsets[w + 1] || offsets[w + 1] > data.size()) throw bad("bad window table");
     std::string text;
     try {
-      text = lzw_expand(data.data() + offsets[w], offsets[w + 1] - offsets[w], max_bits, block_mode);
+      text = lzw_expand(data.data() + offsets[w], offsets[w + 1] - offsets[w], max_bits, block_mode, window_size);
     } catch (const Error& e) {
       throw bad(std::string(e.what()) + " in window " + std::to_string(w));
     }

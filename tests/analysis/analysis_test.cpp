@@ -181,6 +181,12 @@ TEST(ReferenceTsv, RaggedRowsAndNonNumbersAreClearErrors) {
   std::ofstream(dir / "word.tsv") << "0.1\tabc\n";
   EXPECT_EQ(error_of([&] { read_reference_tsv(dir / "word.tsv"); }),
             (dir / "word.tsv").string() + ": line 1, column 2: 'abc' is not a number");
+  // One sign at most: numpy.loadtxt refuses "+-0.5", which the '+' skipped for from_chars let through.
+  std::ofstream(dir / "signs.tsv") << "0.1\t+-0.5\n";
+  EXPECT_EQ(error_of([&] { read_reference_tsv(dir / "signs.tsv"); }),
+            (dir / "signs.tsv").string() + ": line 1, column 2: '+-0.5' is not a number");
+  std::ofstream(dir / "plus.tsv") << "+0.5\t+.25\n";
+  EXPECT_EQ(read_reference_tsv(dir / "plus.tsv").values, (std::vector<double>{0.5, 0.25}));
   std::ofstream(dir / "nan.tsv") << "0.1\tnan\n";
   EXPECT_NE(error_of([&] { read_reference_tsv(dir / "nan.tsv"); }).find("not a finite number"), std::string::npos);
   std::ofstream(dir / "empty.tsv") << "\n";
@@ -209,7 +215,13 @@ TEST(ReferenceDir, WindowIsWhatConfigJsonRecords) {
   EXPECT_EQ(error_of([&] { load_gates(dir); }), (dir / "config.json").string() + ": has sink_size but no recent_size");
   std::ofstream(dir / "config.json") << R"({"sink_size": 16, "recent_size": "many"})";
   EXPECT_EQ(error_of([&] { load_gates(dir); }),
-            (dir / "config.json").string() + ": recent_size must be a non-negative integer");
+            (dir / "config.json").string() + ": recent_size must be an integer in [0, 16777216]");
+  std::ofstream(dir / "config.json") << R"({"sink_size": 1000000000000, "recent_size": 256})";
+  EXPECT_EQ(error_of([&] { load_gates(dir); }),
+            (dir / "config.json").string() + ": sink_size must be an integer in [0, 16777216]");
+  std::ofstream(dir / "config.json") << R"({"num_heads": 4294967296})";
+  EXPECT_EQ(error_of([&] { load_gates(dir); }),
+            (dir / "config.json").string() + ": num_heads must be a positive integer, got 4294967296");
 }
 
 TEST(PatternJson, RoundTripsRolesWindowAndRuleAndRejectsNewerVersions) {
@@ -335,6 +347,34 @@ TEST(PatternJson, WindowSizesMustBeIntegersInRange) {
   EXPECT_EQ(error_of([&] { override_window(p, {.sink = 1000000000000}); }),
             "--sink 1000000000000: expected an integer in [0, 16777216]");
   EXPECT_EQ(error_of([&] { override_window(p, {.recent = -1}); }), "--recent -1: expected an integer in [0, 16777216]");
+}
+
+// Counts and head indices are JSON integers in range (a float was cast to an int, a huge
+// num_layers sized an allocation before "heads" was looked at, found by fuzz/pattern_json).
+TEST(PatternJson, CountsAndHeadIndicesMustBeIntegersInRange) {
+  fs::path dir = fresh_dir("json_counts");
+  const GateSet g = final_targets();
+  write_pattern_json(dir / "p.json", select_by_sparsity(g, 0.5), g);
+  const nlohmann::json doc = nlohmann::json::parse(std::ifstream(dir / "p.json"));
+  const std::string file = (dir / "bad.json").string();
+  auto error_with = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json edited = doc;
+    edit(edited);
+    std::ofstream(dir / "bad.json") << edited.dump();
+    return error_of([&] { read_pattern_json(dir / "bad.json"); });
+  };
+  EXPECT_EQ(error_with([](auto& d) { d["num_kv_heads"] = 0; }), file + ": num_kv_heads is 0, not an integer in [1, 2147483647]");
+  EXPECT_EQ(error_with([](auto& d) { d["num_layers"] = 1e300; }),
+            file + ": num_layers is 1e+300, not an integer in [1, 2147483647]");
+  EXPECT_EQ(error_with([](auto& d) { d["schema_version"] = 1.5; }),
+            file + ": schema_version is 1.5, not an integer in [1, 2147483647]");
+  EXPECT_EQ(error_with([](auto& d) { d["num_layers"] = 2147483647; }),
+            file + ": \"heads\" must list num_layers x num_kv_heads = " + std::to_string(2147483647LL * g.num_kv_heads) +
+                " heads, not " + std::to_string(g.count()));
+  EXPECT_EQ(error_with([](auto& d) { d["num_heads"] = 6; }),
+            file + ": num_heads (" + std::to_string(6) + ") is not a multiple of num_kv_heads (4)");
+  EXPECT_EQ(error_with([](auto& d) { d["heads"][3]["layer"] = 0.5; }), file + ": head (layer 0.5, kv_head 3) is out of range");
+  EXPECT_EQ(error_with([](auto& d) { d["requested_sparsity"] = -0.5; }), file + ": requested_sparsity is -0.5, not in [0, 1]");
 }
 
 TEST(AnalysisHistory, ConvergenceAndStepSelection) {

@@ -71,6 +71,12 @@ TEST(ModelConfigParse, ErrorsNameTheFileAndTheKey) {
                      {"config.json", "vocab_size", "positive integer"});
   test::expect_error([&] { parse(arch + kBase + R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})"); },
                      {"config.json", "rope_scaling.low_freq_factor", "missing"});
+  // A huge or fractional value was cast from double to an integer (undefined); now it is refused.
+  for (const char* original : {"1e300", "8192.5", "0", "-8192"})
+    test::expect_error([&] {
+      parse(arch + kBase + R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                  "high_freq_factor": 4.0, "original_max_position_embeddings": )" + original + "}}");
+    }, {"config.json", "rope_scaling.original_max_position_embeddings", "positive integer"});
   test::expect_error([&] { parse(R"({"architectures": ["MixtralForCausalLM"], )" + kBase + "}"); },
                      {"config.json", "unknown architecture 'MixtralForCausalLM'"});
   test::expect_error([&] { parse("[1, 2]"); }, {"config.json", "not a JSON object"});

@@ -53,6 +53,14 @@ TEST(PretrainConfig, ErrorsNameFileLineAndKey) {
   test::spit(dir / "e.yaml", "model:\n  num_heads: 6\n  num_kv_heads: 4\n");
   e = error_of([&] { PretrainConfig::load(dir / "e.yaml"); });
   EXPECT_NE(e.find("model.num_heads: must be a multiple of model.num_kv_heads"), std::string::npos) << e;
+  // Found by fuzz/pretrain_config: a key that is a mapping escaped as YAML::TypedBadConversion,
+  // and a seed of 1e300 was cast to uint64_t (undefined).
+  test::spit(dir / "f.yaml", "train:\n  ? precision: bf16\n");
+  e = error_of([&] { PretrainConfig::load(dir / "f.yaml"); });
+  EXPECT_NE(e.find("f.yaml:2: expected a key name, got a mapping"), std::string::npos) << e;
+  test::spit(dir / "g.yaml", "train:\n  seed: 1e300\n");
+  e = error_of([&] { PretrainConfig::load(dir / "g.yaml"); });
+  EXPECT_NE(e.find("train.seed: expected an integer in [0, 9.0072e+15], got 1e300"), std::string::npos) << e;
 
   PretrainConfig c;
   e = error_of([&] { c.apply_overrides({"train.stepz=3"}); });

@@ -144,6 +144,16 @@ TEST(TrainConfig, WrongTypesNameWhatWasExpected) {
                   "model.path: expected a string, got a list");
 }
 
+// Text that is not UTF-8 named another file than the one meant and did not survive to_yaml
+// (found by fuzz/train_config): a raw byte, or yaml-cpp's one-byte reading of the escape \N.
+TEST(TrainConfig, TextMustBeUtf8) {
+  EXPECT_CONTAINS(load_error("u1.yaml", "model:\n  path: models/ti\xffny\n"), "u1.yaml: not UTF-8 (invalid byte at offset 24)");
+  EXPECT_CONTAINS(load_error("u2.yaml", "data:\n  separator: \"\\N\"\n"),
+                  "u2.yaml:2: data.separator: expected a string, got text that is not UTF-8");
+  EXPECT_CONTAINS(override_error("data.word_list=[\"\\_\"]"), "data.word_list[0]: expected a non-empty string, got text that is not UTF-8");
+  EXPECT_EQ(load_error("u3.yaml", "data:\n  separator: \"\\u00e9\\x85\"\n"), "");  // escapes of code points are fine
+}
+
 TEST(TrainConfig, OutOfRangeValuesAreErrors) {
   EXPECT_CONTAINS(load_error("r1.yaml", "optim:\n  lr: -0.5\n"),
                   "r1.yaml:2: optim.lr: expected a number > 0.0, got -0.5");
