@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -366,7 +367,15 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
             auto t2 = std::chrono::steady_clock::now();
 
             if (prompt->eval) {
+              const std::vector<int32_t> got_ids(got.begin(), got.end());
+              const std::string text = tokenizer.decode(got_ids, /*skip_special_tokens=*/true);
               row.score = score_answer(*prompt->eval, got, tokenizer);
+              // What the model said, for reading next to the score (not read back on resume).
+              const nlohmann::ordered_json said = {{"task", task},       {"method", m.name}, {"seed", m.seed},
+                                                   {"sparsity", m.sparsity}, {"length", length}, {"sample", sample},
+                                                   {"score", row.score}, {"prediction", text},
+                                                   {"answers", prompt->eval->answers}};
+              append_text_file(o.out / "predictions.jsonl", said.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
               row.exact = row.score == 1 ? 1 : 0;
               row.overlap = row.score;
             } else {
