@@ -172,7 +172,7 @@ namespace {
 struct Series {
   std::string label;
   PLINT colour = kBlack;
-  PLINT style = 1;  // PLplot line style: 1 solid, 2 dashed
+  PLINT style = 1;  // PLplot line style: 1 solid, 2 dashed, 3 dotted
   std::map<int64_t, double> score;
 };
 
@@ -190,7 +190,7 @@ std::vector<Series> pattern_series(const std::vector<TaskScore>& scores, const s
     random_at[s] = out.size();
     out.push_back({"random heads, sparsity " + format_number(s, 3), colour, 2, {}});
   }
-  out.push_back({"all streaming", kFaint, 1, {}});
+  out.push_back({"all streaming", kBlack, 3, {}});
   std::map<std::pair<double, int64_t>, std::pair<double, int64_t>> random_mean;  // over seeds
   for (const auto& t : scores) {
     if (t.method == "random") {
@@ -210,13 +210,15 @@ std::vector<Series> pattern_series(const std::vector<TaskScore>& scores, const s
 }
 
 // Score against length (equally spaced, labelled) in the viewport (x0, x1, y0, y1).
+// text_scale: the character height, smaller on a page of many panels.
 void draw_score_panel(const std::vector<Series>& series, const std::vector<int64_t>& lengths, double x0, double x1,
                       double y0, double y1, const std::string& title, const std::string& subtitle, bool x_title,
-                      bool y_title) {
+                      bool y_title, double text_scale) {
+  plschr(0, text_scale);
   plvpor(x0, x1, y0, y1);
   plwind(-0.3, double(lengths.size()) - 0.7, -0.04, 1.06);
   plcol0(kGrid);
-  plbox("", 0, 0, "g", 0.25, 0);
+  plbox("", 0, 0, "g", 0.5, 0);
   for (const Series& line : series) {
     std::vector<PLFLT> x, y;
     for (size_t i = 0; i < lengths.size(); ++i) {
@@ -228,24 +230,30 @@ void draw_score_panel(const std::vector<Series>& series, const std::vector<int64
     if (x.empty()) continue;
     plcol0(line.colour);
     pllsty(line.style);
-    plwidth(line.colour == kFaint ? 4.0 : 2.0);
+    plwidth(2.0);
     plline(PLINT(x.size()), x.data(), y.data());
     plstring(PLINT(x.size()), x.data(), y.data(), "#(850)");  // a dot on every measured length
   }
   pllsty(1);
   plwidth(1.0);
   plcol0(kBlack);
-  plbox("bc", 0, 0, "bcnstv", 0.25, 0);
+  plbox("bc", 0, 0, "bcnstv", 0.5, 5);
   char label[32];
   for (size_t i = 0; i < lengths.size(); ++i) {
     std::snprintf(label, sizeof label, "%lld", (long long)lengths[i]);
     plmtex("b", 1.3, (double(i) + 0.3) / (double(lengths.size()) - 0.4), 0.5, label);
   }
-  draw_axis_labels(x_title ? "context length (tokens)" : "", y_title ? "score" : "", 3.2);
-  draw_titles(title, subtitle);
+  plmtex("b", 2.9, 0.5, 0.5, x_title ? "context length (tokens)" : "");
+  plmtex("l", 3.2, 0.5, 0.5, y_title ? "score" : "");
+  plschr(0, 1.25 * text_scale);
+  plmtex("t", subtitle.empty() ? 0.8 : 2.4, 0.5, 0.5, title.c_str());
+  plschr(0, 0.85 * text_scale);
+  if (!subtitle.empty()) plmtex("t", 0.9, 0.5, 0.5, subtitle.c_str());
+  plschr(0, text_scale);
 }
 
-void draw_legend(const std::vector<Series>& series, double x0, double x1, double y0, double y1) {
+void draw_legend(const std::vector<Series>& series, double x0, double x1, double y0, double y1, double text_scale) {
+  plschr(0, text_scale);
   plvpor(x0, x1, y0, y1);
   plwind(0, 1, 0, 1);
   const size_t n = series.size();
@@ -256,11 +264,11 @@ void draw_legend(const std::vector<Series>& series, double x0, double x1, double
     names.push_back(s.label.c_str());
     line_colours.push_back(s.colour);
     styles.push_back(s.style);
-    widths.push_back(s.colour == kFaint ? 4.0 : 2.0);
+    widths.push_back(2.0);
   }
   PLFLT w = 0, h = 0;
   pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_LEFT | PL_POSITION_INSIDE,
-           0.02, 0.02, 0.1, 0, kBlack, 1, 0, 0, PLINT(n), opts.data(), 1.0, 1.0, 2.0, 0.0, text_colours.data(),
+           0.02, 0.02, 0.1, 0, kBlack, 1, 0, 0, PLINT(n), opts.data(), 1.0, text_scale, 2.0, 0.0, text_colours.data(),
            names.data(), nullptr, nullptr, nullptr, nullptr, line_colours.data(), styles.data(), widths.data(), nullptr,
            nullptr, nullptr, nullptr);
 }
@@ -309,6 +317,7 @@ void plot_sweep_tasks(const std::filesystem::path& out, ImageFormat format, cons
   constexpr double left = 0.05, right = 0.80;
   const double top = 1 - 50.0 / height, bottom = 40.0 / height;
   const double cell_w = (right - left) / double(columns), cell_h = (top - bottom) / double(std::max<size_t>(1, rows));
+  constexpr double kText = 0.6;
   std::vector<Series> legend;
   for (size_t i = 0; i < p.tasks.size(); ++i) {
     const size_t row = i / columns, column = i % columns;
@@ -317,11 +326,12 @@ void plot_sweep_tasks(const std::filesystem::path& out, ImageFormat format, cons
     if (legend.empty()) legend = series;
     const std::string& name = p.tasks[i];
     const std::string title = name == kRulerAverage ? "RULER average" : name.substr(name.find(':') + 1);
-    // Room below each panel for its length labels, above it for its title.
-    draw_score_panel(series, p.lengths, x0 + 0.035, x0 + cell_w - 0.01, y1 - cell_h + 60.0 / height, y1 - 35.0 / height,
-                     title, "", row + 1 == rows, column == 0);
+    // Room below each panel for its length labels (and the axis title under the lowest panel of
+    // a column), above it for its title, left of it for the score labels.
+    draw_score_panel(series, p.lengths, x0 + 0.03, x0 + cell_w - 0.015, y1 - cell_h + 60.0 / height, y1 - 35.0 / height,
+                     title, "", i + columns >= p.tasks.size(), column == 0, kText);
   }
-  if (!legend.empty()) draw_legend(legend, 0.82, 0.99, bottom, top);
+  if (!legend.empty()) draw_legend(legend, 0.82, 0.99, bottom, top, kText);
   page.finish();
 }
 
@@ -333,8 +343,8 @@ void plot_sweep_ruler_average(const std::filesystem::path& out, ImageFormat form
   int64_t tasks = 0;
   for (const auto& t : averages) tasks = std::max(tasks, t.count);
   draw_score_panel(series, p.lengths, 0.08, 0.68, 0.11, 0.86, "RULER average",
-                   "mean score over the " + std::to_string(tasks) + " RULER tasks swept", true, true);
-  draw_legend(series, 0.71, 0.99, 0.11, 0.86);
+                   "mean score over the " + std::to_string(tasks) + " RULER tasks swept", true, true, 0.9);
+  draw_legend(series, 0.71, 0.99, 0.11, 0.86, 0.8);
   page.finish();
 }
 
