@@ -186,9 +186,9 @@ std::vector<Series> pattern_series(const std::vector<TaskScore>& scores, const s
   for (double s : between) {
     const PLINT colour = PLINT(kAccent1 + accent++ % kAccentCount);
     duo_at[s] = out.size();
-    out.push_back({"duo, sparsity " + format_number(s, 3), colour, 1, {}});
+    out.push_back({"duo, s = " + format_number(s, 3), colour, 1, {}});
     random_at[s] = out.size();
-    out.push_back({"random heads, sparsity " + format_number(s, 3), colour, 2, {}});
+    out.push_back({"random, s = " + format_number(s, 3), colour, 2, {}});
   }
   out.push_back({"all streaming", kBlack, 3, {}});
   std::map<std::pair<double, int64_t>, std::pair<double, int64_t>> random_mean;  // over seeds
@@ -219,7 +219,9 @@ void draw_score_panel(const std::vector<Series>& series, const std::vector<int64
   plwind(-0.3, double(lengths.size()) - 0.7, -0.04, 1.06);
   plcol0(kGrid);
   plbox("", 0, 0, "g", 0.5, 0);
-  for (const Series& line : series) {
+  // Full attention, first in the list, is drawn last: on top where patterns score alike.
+  for (auto line_it = series.rbegin(); line_it != series.rend(); ++line_it) {
+    const Series& line = *line_it;
     std::vector<PLFLT> x, y;
     for (size_t i = 0; i < lengths.size(); ++i) {
       auto it = line.score.find(lengths[i]);
@@ -244,7 +246,7 @@ void draw_score_panel(const std::vector<Series>& series, const std::vector<int64
     plmtex("b", 1.3, (double(i) + 0.3) / (double(lengths.size()) - 0.4), 0.5, label);
   }
   plmtex("b", 2.9, 0.5, 0.5, x_title ? "context length (tokens)" : "");
-  plmtex("l", 3.2, 0.5, 0.5, y_title ? "score" : "");
+  plmtex("l", 3.8, 0.5, 0.5, y_title ? "score" : "");
   plschr(0, 1.25 * text_scale);
   plmtex("t", subtitle.empty() ? 0.8 : 2.4, 0.5, 0.5, title.c_str());
   plschr(0, 0.85 * text_scale);
@@ -342,9 +344,9 @@ void plot_sweep_ruler_average(const std::filesystem::path& out, ImageFormat form
   PlotPage page(out, format);
   int64_t tasks = 0;
   for (const auto& t : averages) tasks = std::max(tasks, t.count);
-  draw_score_panel(series, p.lengths, 0.08, 0.68, 0.11, 0.86, "RULER average",
+  draw_score_panel(series, p.lengths, 0.09, 0.70, 0.11, 0.86, "RULER average",
                    "mean score over the " + std::to_string(tasks) + " RULER tasks swept", true, true, 0.9);
-  draw_legend(series, 0.71, 0.99, 0.11, 0.86, 0.8);
+  draw_legend(series, 0.73, 0.99, 0.11, 0.86, 0.8);
   page.finish();
 }
 
