@@ -172,7 +172,7 @@ namespace {
 struct Series {
   std::string label;
   PLINT colour = kBlack;
-  PLINT style = 1;  // PLplot line style: 1 solid, 2 dashed, 3 dotted
+  PLINT style = 1;  // PLplot line style: 1 solid, 2 short dashes, 3 long dashes
   std::map<int64_t, double> score;
 };
 
