@@ -17,7 +17,8 @@ namespace {
 constexpr double kTextScale = 0.9;
 }  // namespace
 
-PlotPage::PlotPage(const std::filesystem::path& out, ImageFormat format) : out_(out), format_(format) {
+PlotPage::PlotPage(const std::filesystem::path& out, ImageFormat format, int width, int height)
+    : out_(out), format_(format) {
   // PLplot exits the process when it cannot open its output; find out first, politely.
   {
     std::ofstream probe(out);
@@ -25,7 +26,7 @@ PlotPage::PlotPage(const std::filesystem::path& out, ImageFormat format) : out_(
   }
   plsdev(format == ImageFormat::png ? "pngcairo" : "svgcairo");
   plsfnam(out.c_str());
-  plspage(0, 0, kPlotWidth, kPlotHeight, 0, 0);
+  plspage(0, 0, width, height, 0, 0);
   plscolbg(255, 255, 255);  // white background, set before plinit so the page starts white
   plinit();
   plscol0(kBlack, 30, 30, 30);

@@ -15,7 +15,8 @@ inline constexpr int kAccentCount = 5;
 
 class PlotPage {
  public:
-  PlotPage(const std::filesystem::path& out, ImageFormat format);
+  // width x height: pixels (PNG) or points (SVG); figures with many panels take a larger page.
+  PlotPage(const std::filesystem::path& out, ImageFormat format, int width = kPlotWidth, int height = kPlotHeight);
   ~PlotPage();  // ends the figure when finish() was not reached (an exception while drawing)
   PlotPage(const PlotPage&) = delete;
   PlotPage& operator=(const PlotPage&) = delete;

@@ -8,18 +8,21 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <tuple>
 
 #include "analysis/pattern.h"
 #include "analysis/sweep_config.h"
+#include "analysis/sweep_tasks.h"
 #include "model/chunked_prefill.h"
 #include "model/head_pattern.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_memory.h"
 #include "model/model_config.h"
+#include "synth/eval_task.h"
 #include "synth/passkey.h"
 #include "synth/rng.h"
 #include "tokenizer/tokenizer.h"
@@ -32,16 +35,21 @@ namespace duo::analysis {
 namespace {
 
 constexpr const char* kCsvHeader =
+    "task,method,seed,sparsity,length,depth,sample,score,exact,overlap,kv_bytes,prefill_s,decode_s_per_token,"
+    "retrieval_heads";
+constexpr size_t kCsvFields = 14;
+// The header before tasks were a column (one task per output directory).
+constexpr const char* kCsvHeaderWithoutTask =
     "method,seed,sparsity,length,depth,sample,exact,overlap,kv_bytes,prefill_s,decode_s_per_token,"
     "retrieval_heads";
 
-using CellKey = std::tuple<std::string, int64_t, double, int64_t, double, int64_t>;
-CellKey key_of(const SweepRow& r) { return {r.method, r.seed, r.sparsity, r.length, r.depth, r.sample}; }
+using CellKey = std::tuple<std::string, std::string, int64_t, double, int64_t, double, int64_t>;
+CellKey key_of(const SweepRow& r) { return {r.task, r.method, r.seed, r.sparsity, r.length, r.depth, r.sample}; }
 
 // Sparsities and depths are compared after the CSV round trip, so keys use the printed value.
 double canonical(double x) { return std::stod(format_number(x, 6)); }
 
-synth::PasskeyConfig task_config(const SweepOptions& o, int64_t length, double depth) {
+synth::PasskeyConfig grid_task_config(const SweepOptions& o, const std::string& task, int64_t length, double depth) {
   synth::PasskeyConfig c;
   c.haystack.files.assign(o.haystack.begin(), o.haystack.end());
   c.seed = o.seed;
@@ -52,7 +60,7 @@ synth::PasskeyConfig task_config(const SweepOptions& o, int64_t length, double d
   c.context_min = c.context_max = length;
   c.context_count = 1;
   c.shuffle = false;
-  if (o.task == SweepTask::niah) {
+  if (task == "niah") {
     // One needle sentence; its value is a run of digits.
     c.word_list = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
     c.prefix = "";
@@ -120,7 +128,10 @@ std::vector<SweepRow> read_sweep_csv(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) return rows;
   std::string line;
-  if (!std::getline(in, line) || line != kCsvHeader)
+  if (std::getline(in, line) && line == kCsvHeaderWithoutTask)
+    throw Error(path, "was written by an older duo-analyze (no task column), which this build does not continue; "
+                      "use a new --out, or remove the directory, to start afresh");
+  if (line != kCsvHeader)
     throw Error(path, "not a duo sweep results file (unexpected header); move it away or choose another --out");
   int64_t number = 1;
   while (std::getline(in, line)) {
@@ -131,21 +142,23 @@ std::vector<SweepRow> read_sweep_csv(const std::filesystem::path& path) {
     std::string field;
     while (std::getline(s, field, ',')) f.push_back(field);
     // A kill can cut the last line short (no newline): such a row is simply redone.
-    if (in.eof() || f.size() != 12) continue;
+    if (in.eof() || f.size() != kCsvFields) continue;
     try {
       SweepRow r;
-      r.method = f[0];
-      r.seed = std::stoll(f[1]);
-      r.sparsity = std::stod(f[2]);
-      r.length = std::stoll(f[3]);
-      r.depth = std::stod(f[4]);
-      r.sample = std::stoll(f[5]);
-      r.exact = std::stod(f[6]);
-      r.overlap = std::stod(f[7]);
-      r.kv_bytes = std::stoll(f[8]);
-      r.prefill_s = std::stod(f[9]);
-      r.decode_s_per_token = std::stod(f[10]);
-      r.retrieval_heads = std::stoll(f[11]);
+      r.task = f[0];
+      r.method = f[1];
+      r.seed = std::stoll(f[2]);
+      r.sparsity = std::stod(f[3]);
+      r.length = std::stoll(f[4]);
+      r.depth = std::stod(f[5]);
+      r.sample = std::stoll(f[6]);
+      r.score = std::stod(f[7]);
+      r.exact = std::stod(f[8]);
+      r.overlap = std::stod(f[9]);
+      r.kv_bytes = std::stoll(f[10]);
+      r.prefill_s = std::stod(f[11]);
+      r.decode_s_per_token = std::stod(f[12]);
+      r.retrieval_heads = std::stoll(f[13]);
       rows.push_back(r);
     } catch (const std::exception&) {
       throw Error(path, "line " + std::to_string(number) + ": malformed row");
@@ -165,8 +178,8 @@ void append_sweep_csv(const std::filesystem::path& path, const SweepRow& r) {
   std::ostringstream out;
   if (fresh) out << kCsvHeader << "\n";
   if (cut_short) out << "\n";
-  out << r.method << ',' << r.seed << ',' << format_number(r.sparsity, 6) << ',' << r.length << ','
-      << format_number(r.depth, 6) << ',' << r.sample << ',' << r.exact << ','
+  out << r.task << ',' << r.method << ',' << r.seed << ',' << format_number(r.sparsity, 6) << ',' << r.length << ','
+      << format_number(r.depth, 6) << ',' << r.sample << ',' << format_number(r.score, 6) << ',' << r.exact << ','
       << format_number(r.overlap, 6) << ',' << r.kv_bytes << ',' << format_number(r.prefill_s, 6)
       << ',' << format_number(r.decode_s_per_token, 6) << ',' << r.retrieval_heads << "\n";
   // Flushed to the disk, or an error naming the file; a row the disk refused is cut off again.
@@ -177,6 +190,10 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   for (double s : o.sparsities) check_sparsity(s);
   for (double d : o.depths)
     if (!(d >= 0 && d <= 1)) throw Error("--depths: every depth must lie in [0, 1], got " + format_number(d));
+  if (o.tasks.empty()) throw Error("--task: no task given");
+  for (const std::string& task : o.tasks)
+    if (parse_sweep_tasks(task) != std::vector<std::string>{task})
+      throw Error("--task: '" + task + "' is not one task's canonical name");
   const auto device = parse_device(o.device);
   const auto dtype = parse_dtype(o.dtype);
   const StreamingWindow window =
@@ -195,6 +212,7 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   check_pattern_fits_model(gates.source, gates.num_layers, gates.num_kv_heads, declared, config_json);
   if (o.lengths.empty()) throw Error("--lengths: no context length given");
   const int64_t longest = *std::max_element(o.lengths.begin(), o.lengths.end());
+  const int64_t shortest = *std::min_element(o.lengths.begin(), o.lengths.end());
   if (declared.max_position_embeddings > 0 && longest > declared.max_position_embeddings)
     throw Error("--lengths: " + std::to_string(longest) + " tokens exceed the model's max_position_embeddings (" +
                 std::to_string(declared.max_position_embeddings) + ", " + config_json.string() + ")");
@@ -203,6 +221,31 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
                 ") holds every context of --lengths (up to " + std::to_string(longest) +
                 " tokens): streaming heads would see everything; give longer --lengths or a smaller --sink/--recent");
   check_weights_fit(declared, dtype, device, config_json);
+
+  // The evaluation tasks' generators, each tried at the shortest length (a length too short for a
+  // task's fixed text is refused here, not after the model loaded); their answers take the
+  // task's own generation budget after the prompt, which must fit the model's positions too.
+  const Tokenizer tokenizer = Tokenizer::from_dir(o.tokenizer.empty() ? o.model : o.tokenizer);
+  std::map<std::string, synth::EvalGenerator> eval_tasks;
+  for (const std::string& task : o.tasks) {
+    if (is_grid_task(task)) continue;
+    synth::EvalConfig c;
+    c.task = task;
+    c.haystack.files.assign(o.haystack.begin(), o.haystack.end());
+    c.seed = o.seed;
+    synth::EvalGenerator generator(c, tokenizer);
+    int64_t budget = 0;
+    try {
+      budget = generator.sample(0, shortest).tokens_to_generate;
+    } catch (const Error& e) {
+      throw Error("--task " + task + " at --lengths " + std::to_string(shortest) + ": " + e.what());
+    }
+    if (declared.max_position_embeddings > 0 && longest + budget > declared.max_position_embeddings)
+      throw Error("--lengths: " + std::to_string(longest) + " tokens and the " + std::to_string(budget) +
+                  " tokens " + task + " generates exceed the model's max_position_embeddings (" +
+                  std::to_string(declared.max_position_embeddings) + ", " + config_json.string() + ")");
+    eval_tasks.emplace(task, std::move(generator));
+  }
 
   // Finished cells are reused only when they were computed with this sweep's settings; checked
   // before the model loads.
@@ -233,7 +276,6 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   const LlamaModel model = o.random_weights ? LlamaModel::random(declared, 0, dtype, device)
                                             : LlamaModel::load(o.model, dtype, device);
   const ModelConfig& shape = model.config();
-  const Tokenizer tokenizer = Tokenizer::from_dir(o.tokenizer.empty() ? o.model : o.tokenizer);
   std::vector<int64_t> stop_ids(shape.eos_token_ids.begin(), shape.eos_token_ids.end());
 
   // The methods and their patterns, per sparsity.
@@ -257,52 +299,102 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
   } else {
     for (double s : o.sparsities) add_methods(canonical(s), select_by_sparsity(gates, canonical(s)).retrieval);
   }
-  const int64_t total = int64_t(methods.size()) * int64_t(o.lengths.size()) * int64_t(o.depths.size()) * o.samples;
-  ProgressBar bar("sweep", total, int64_t(done.size()), "tok", 10);
-  int64_t finished = int64_t(done.size());
+  // The passkey and niah tasks run at every depth; an evaluation task places its own needles.
+  auto depths_of = [&](const std::string& task) {
+    return is_grid_task(task) ? o.depths : std::vector<double>{kTaskOwnDepth};
+  };
+  int64_t total = 0, finished = 0;
+  for (int64_t length : o.lengths)
+    for (const std::string& task : o.tasks)
+      for (double depth : depths_of(task))
+        for (int64_t sample = 0; sample < o.samples; ++sample)
+          for (const Method& m : methods) {
+            ++total;
+            finished += done.count({task, m.name, m.seed, m.sparsity, length, canonical(depth), sample});
+          }
+  ProgressBar bar("sweep", total, finished, "tok", 10);
   auto sync = [&] {
     if (device.is_cuda()) torch::cuda::synchronize(device.index());
   };
+
+  // One sample's prompt and what its answer is scored against.
+  struct Prompt {
+    std::vector<int64_t> ids;
+    std::vector<int32_t> answer;             // passkey/niah: the expected tokens
+    std::optional<synth::EvalSample> eval;   // evaluation tasks: the sample the scorer checks
+    int64_t budget = 0;                      // tokens decoded at most
+  };
   for (int64_t length : o.lengths) {
-    for (double depth_raw : o.depths) {
-      const double depth = canonical(depth_raw);
-      std::optional<synth::PasskeyGenerator> task;  // built only if a cell of it is missing
-      for (const Method& m : methods) {
+    for (const std::string& task : o.tasks) {
+      for (double depth_raw : depths_of(task)) {
+        const double depth = canonical(depth_raw);
+        std::optional<synth::PasskeyGenerator> grid_task;  // built only if a cell of it is missing
         for (int64_t sample = 0; sample < o.samples; ++sample) {
-          SweepRow row{m.name, m.seed, m.sparsity, length, depth, sample};
-          if (done.count(key_of(row))) continue;
-          if (!task) task.emplace(task_config(o, length, depth), tokenizer);
-          const auto s = task->sample(sample);
-          const auto& answer_span = s.answer_spans.at(0);
-          std::vector<int32_t> answer(s.ids.begin() + answer_span.start, s.ids.begin() + answer_span.end);
-          auto prompt = at::tensor(std::vector<int64_t>(s.ids.begin(), s.ids.begin() + answer_span.start), at::kLong)
-                            .unsqueeze(0)
-                            .to(device);
+          std::optional<Prompt> prompt;
+          for (const Method& m : methods) {
+            SweepRow row{task, m.name, m.seed, m.sparsity, length, depth, sample};
+            if (done.count(key_of(row))) continue;
+            if (!prompt) {
+              prompt.emplace();
+              if (is_grid_task(task)) {
+                if (!grid_task) grid_task.emplace(grid_task_config(o, task, length, depth), tokenizer);
+                const auto s = grid_task->sample(sample);
+                const auto& span = s.answer_spans.at(0);
+                prompt->ids.assign(s.ids.begin(), s.ids.begin() + span.start);
+                prompt->answer.assign(s.ids.begin() + span.start, s.ids.begin() + span.end);
+                prompt->budget = int64_t(prompt->answer.size());
+              } else {
+                prompt->eval = eval_tasks.at(task).sample(sample, length);
+                const auto ids = tokenizer.encode(prompt->eval->prompt);
+                if (int64_t(ids.size()) != length)
+                  throw Error(task + " sample " + std::to_string(sample) + ": its prompt encodes to " +
+                              std::to_string(ids.size()) + " tokens, not " + std::to_string(length));
+                prompt->ids.assign(ids.begin(), ids.end());
+                prompt->budget = prompt->eval->tokens_to_generate;
+              }
+            }
+            auto ids = at::tensor(prompt->ids, at::kLong).unsqueeze(0).to(device);
 
-          const HeadPattern pattern = head_pattern(m.retrieval, gates, window);
-          MixedKVCacheAttention engine(pattern, 1, prompt.size(1) + int64_t(answer.size()), shape.head_dim,
-                                       dtype, device);
-          sync();
-          auto t0 = std::chrono::steady_clock::now();
-          auto logits = prefill_chunked(model, engine, prompt, o.chunk);
-          sync();
-          auto t1 = std::chrono::steady_clock::now();
-          auto got = decode_greedy(model, engine, logits, prompt.size(1), int64_t(answer.size()), stop_ids);
-          sync();
-          auto t2 = std::chrono::steady_clock::now();
+            const HeadPattern pattern = head_pattern(m.retrieval, gates, window);
+            MixedKVCacheAttention engine(pattern, 1, ids.size(1) + prompt->budget, shape.head_dim, dtype, device);
+            sync();
+            auto t0 = std::chrono::steady_clock::now();
+            auto logits = prefill_chunked(model, engine, ids, o.chunk);
+            sync();
+            auto t1 = std::chrono::steady_clock::now();
+            auto got = decode_greedy(model, engine, logits, ids.size(1), prompt->budget, stop_ids);
+            sync();
+            auto t2 = std::chrono::steady_clock::now();
 
-          row.exact = std::equal(answer.begin(), answer.end(), got.begin(), got.end()) ? 1 : 0;
-          row.overlap = overlap_f1(got, answer);
-          row.kv_bytes = engine.kv_bytes();
-          row.prefill_s = std::chrono::duration<double>(t1 - t0).count();
-          row.decode_s_per_token = std::chrono::duration<double>(t2 - t1).count() / double(got.size());
-          row.retrieval_heads = std::count(m.retrieval.begin(), m.retrieval.end(), uint8_t{1});
-          append_sweep_csv(csv, row);
-          rows.push_back(row);
-          done.insert(key_of(row));
-          bar.update(++finished, prompt.size(1),
-                     {{"sparsity", format_number(m.sparsity, 3)}, {"method", m.name},
-                      {"len", std::to_string(length)}, {"depth", format_number(depth, 3)}});
+            if (prompt->eval) {
+              const std::vector<int32_t> got_ids(got.begin(), got.end());
+              const std::string text = tokenizer.decode(got_ids, /*skip_special_tokens=*/true);
+              row.score = score_answer(*prompt->eval, got, tokenizer);
+              // What the model said, for reading next to the score (not read back on resume).
+              const nlohmann::ordered_json said = {{"task", task},       {"method", m.name}, {"seed", m.seed},
+                                                   {"sparsity", m.sparsity}, {"length", length}, {"sample", sample},
+                                                   {"score", row.score}, {"prediction", text},
+                                                   {"answers", prompt->eval->answers}};
+              append_text_file(o.out / "predictions.jsonl", said.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+              row.exact = row.score == 1 ? 1 : 0;
+              row.overlap = row.score;
+            } else {
+              const auto& answer = prompt->answer;
+              row.exact = std::equal(answer.begin(), answer.end(), got.begin(), got.end()) ? 1 : 0;
+              row.overlap = overlap_f1(got, answer);
+              row.score = row.exact;
+            }
+            row.kv_bytes = engine.kv_bytes();
+            row.prefill_s = std::chrono::duration<double>(t1 - t0).count();
+            row.decode_s_per_token = std::chrono::duration<double>(t2 - t1).count() / double(got.size());
+            row.retrieval_heads = std::count(m.retrieval.begin(), m.retrieval.end(), uint8_t{1});
+            append_sweep_csv(csv, row);
+            rows.push_back(row);
+            done.insert(key_of(row));
+            bar.update(++finished, ids.size(1),
+                       {{"task", task}, {"sparsity", format_number(m.sparsity, 3)}, {"method", m.name},
+                        {"len", std::to_string(length)}});
+          }
         }
       }
     }
@@ -316,19 +408,22 @@ std::string sweep_summary(const std::vector<SweepRow>& rows) {
     double exact = 0, overlap = 0;
     int64_t n = 0;
   };
-  std::map<std::pair<double, std::string>, Acc> by;
+  std::map<std::tuple<std::string, double, std::string>, Acc> by;
   for (const auto& r : rows) {
-    auto& a = by[{r.sparsity, r.method}];
+    if (!is_grid_task(r.task)) continue;
+    auto& a = by[{r.task, r.sparsity, r.method}];
     a.exact += r.exact;
     a.overlap += r.overlap;
     ++a.n;
   }
+  if (by.empty()) return "";
   std::ostringstream out;
-  out << "sparsity  method   cells  exact_match  token_f1\n";
+  out << "task     sparsity  method   cells  exact_match  token_f1\n";
   for (const auto& [key, a] : by) {
-    char line[128];
-    std::snprintf(line, sizeof line, "%8.3f  %-7s %6lld  %11.3f  %8.3f\n", key.first, key.second.c_str(),
-                  (long long)a.n, a.exact / double(a.n), a.overlap / double(a.n));
+    const auto& [task, sparsity, method] = key;
+    char line[160];
+    std::snprintf(line, sizeof line, "%-8s %8.3f  %-7s %6lld  %11.3f  %8.3f\n", task.c_str(), sparsity,
+                  method.c_str(), (long long)a.n, a.exact / double(a.n), a.overlap / double(a.n));
     out << line;
   }
   return out.str();

@@ -7,6 +7,8 @@
 #include "analysis/pattern_choice.h"
 #include "analysis/sweep_config.h"
 #include "analysis/sweep_hdf5.h"
+#include "analysis/sweep_scores.h"
+#include "analysis/sweep_tasks.h"
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot_sweep.h"
 #endif
@@ -19,20 +21,25 @@ SweepCommand::SweepCommand(CLI::App& app) {
       "sweep",
       "How sparse can you go? For each --sparsities value, run the model with that pattern the way a "
       "deployment does (retrieval heads keep the full KV cache, streaming heads only --sink + --recent "
-      "tokens, by default the window the gates were trained with; chunked prefill, greedy decoding) on a "
-      "retrieval task over --lengths x --depths, beside heads chosen at random at the same sparsity. A "
-      "pattern JSON as --gates is swept as it is, at its own sparsity, unless --sparsities is given. "
-      "Writes <out>/results.csv (an interrupted sweep continues where it stopped; one with other settings, "
-      "recorded in <out>/sweep-config.json, is refused), a summary table, and figures (accuracy against "
-      "sparsity, one length x depth grid per sparsity). Scores: docs/sweep.md.");
+      "tokens, by default the window the gates were trained with; chunked prefill, greedy decoding) on "
+      "--task over --lengths (x --depths for passkey and niah), beside heads chosen at random at the same "
+      "sparsity. A pattern JSON as --gates is swept as it is, at its own sparsity, unless --sparsities is "
+      "given. Writes <out>/results.csv (an interrupted sweep continues where it stopped; one with other "
+      "settings, recorded in <out>/sweep-config.json, is refused; new tasks or grid values only add cells), "
+      "results.h5, scores.csv (per task and length, and RULER's average), summary tables, and figures. "
+      "Scores: docs/sweep.md.");
   auto& o = options_;
   command_->add_option("--model,-m", o.model, "Hugging Face checkpoint directory")->required();
   command_->add_option("--gates,-g", gates_, "gate history (.h5), reference pattern directory or pattern JSON")
       ->required();
   command_->add_option("--out,-o", o.out, "directory for results.csv, sweep-config.json and the figures")->required();
-  command_->add_option("--task", task_, "passkey (the training format, held-out passkeys) or niah (one needle sentence)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"passkey", "niah"}));
+  command_->add_option("--task", task_,
+                       "comma list of tasks: passkey (the training format, held-out passkeys), niah (one needle "
+                       "sentence), ruler (all of RULER's synthetic tasks) or ruler:NAME (niah_single_1..3, "
+                       "niah_multikey_1..3, niah_multivalue, niah_multiquery, vt, cwe, fwe), retention (both "
+                       "instruction-retention tasks) or retention:instructions / retention:system_prompt; "
+                       "bare names too (ruler:vt,cwe)")
+      ->capture_default_str();
   sparsities_option_ = command_->add_option("--sparsities", o.sparsities,
                                             "fractions of KV heads made streaming (a pattern JSON: its own roles "
                                             "unless this is given)")
@@ -78,7 +85,7 @@ SweepCommand::SweepCommand(CLI::App& app) {
 
 void SweepCommand::run() const {
   SweepOptions o = options_;
-  o.task = task_ == "niah" ? SweepTask::niah : SweepTask::passkey;
+  o.tasks = parse_sweep_tasks(task_);
   const Input in = load_input(gates_);
   PatternRequest request;
   if (sink_option_->count()) request.window.sink = sink_;
@@ -98,20 +105,42 @@ void SweepCommand::run() const {
   const auto rows = run_sweep(in.gates, o);
   // The configuration run_sweep recorded (or checked) for these rows.
   write_sweep_h5(o.out / "results.h5", rows, sweep_config_json(*read_sweep_config(o.out / "sweep-config.json")));
-  std::cout << sweep_summary(rows);
+  std::vector<TaskScore> scores = task_scores(rows);
+  const std::vector<TaskScore> averages = ruler_averages(scores);
+  scores.insert(scores.end(), averages.begin(), averages.end());
+  write_task_scores_csv(o.out / "scores.csv", scores);
+  std::cout << sweep_summary(rows) << task_scores_summary(scores);
+  bool grid_rows = false, task_rows = false;
+  for (const auto& r : rows) (is_grid_task(r.task) ? grid_rows : task_rows) = true;
+  std::cout << "results: " << (o.out / "results.csv").string() << ", results.h5 and scores.csv\n";
 #ifdef DUO_WITH_PLPLOT
-  plot_sweep_accuracy(o.out / "accuracy.png", ImageFormat::png, rows);
-  std::set<double> sparsities;
-  for (const auto& r : rows) sparsities.insert(r.sparsity);
-  for (double s : sparsities) {
-    char name[64];
-    std::snprintf(name, sizeof name, "grid-sparsity-%.2f.png", s);
-    plot_sweep_grid(o.out / name, ImageFormat::png, rows, s);
+  if (grid_rows) {
+    // The depth-grid figures, over the passkey and niah rows.
+    std::vector<SweepRow> grid;
+    for (const auto& r : rows)
+      if (is_grid_task(r.task)) grid.push_back(r);
+    plot_sweep_accuracy(o.out / "accuracy.png", ImageFormat::png, grid);
+    std::set<double> sparsities;
+    for (const auto& r : grid) sparsities.insert(r.sparsity);
+    for (double s : sparsities) {
+      char name[64];
+      std::snprintf(name, sizeof name, "grid-sparsity-%.2f.png", s);
+      plot_sweep_grid(o.out / name, ImageFormat::png, grid, s);
+    }
+    std::cout << "figures: " << (o.out / "accuracy.png").string() << " and " << (o.out / "grid-sparsity-*.png").string()
+              << "\n";
   }
-  std::cout << "results: " << (o.out / "results.csv").string() << " and results.h5\nfigures: " << (o.out / "accuracy.png").string()
-            << " and " << (o.out / "grid-sparsity-*.png").string() << "\n";
+  if (task_rows) {
+    plot_sweep_tasks(o.out / "tasks.png", ImageFormat::png, scores);
+    std::cout << "figures: " << (o.out / "tasks.png").string();
+    if (!averages.empty()) {
+      plot_sweep_ruler_average(o.out / "ruler-average.png", ImageFormat::png, averages);
+      std::cout << " and " << (o.out / "ruler-average.png").string();
+    }
+    std::cout << "\n";
+  }
 #else
-  std::cout << "results: " << (o.out / "results.csv").string() << " and results.h5 (built without PLplot: no figures)\n";
+  std::cout << "(built without PLplot: no figures)\n";
 #endif
 }
 

@@ -72,7 +72,6 @@ SweepConfig sweep_config(const GateSet& gates, const SweepOptions& o, const Stre
       {"--tokenizer", path_setting(o.tokenizer.empty() ? o.model : o.tokenizer)},
       {"--gates", gates_setting(gates)},
       {"duo roles", roles_setting(o)},
-      {"--task", o.task == SweepTask::niah ? "niah" : "passkey"},
       {"--passkey-words", std::to_string(o.passkey_words)},
       {"--seed", std::to_string(o.seed)},
       {"--haystack", haystack.empty() ? "the system's KJV Bible" : haystack},

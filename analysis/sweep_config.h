@@ -1,5 +1,5 @@
-// The settings a sweep's scores depend on besides their cell (method, seed, sparsity, length,
-// depth, sample): the model, the gates, the task, the window, the numerics. They are recorded in
+// The settings a sweep's scores depend on besides their cell (task, method, seed, sparsity,
+// length, depth, sample): the model, the gates, the task data, the window, the numerics. They are recorded in
 // <out>/sweep-config.json beside results.csv (and in results.h5), and a sweep continuing an
 // output directory must have the same ones: otherwise its finished cells would be reused as if
 // they had been computed with the new settings.
@@ -16,7 +16,7 @@
 namespace duo::analysis {
 
 inline constexpr const char* kSweepConfigFormat = "duo-sweep-config";
-inline constexpr int kSweepConfigSchemaVersion = 1;
+inline constexpr int kSweepConfigSchemaVersion = 2;  // 2: the task is a row's, not a setting
 
 struct SweepConfig {
   // (setting, value) in a fixed order, named as on the command line; every value must match.

@@ -229,7 +229,7 @@ std::string error_of(const std::function<void()>& body) {
 TEST(Sweep, AFailedWriteOfTheResultsIsOneErrorAndLeavesThemAsTheyWere) {
   auto out = scratch("full");
   const auto csv = out / "results.csv", h5 = out / "results.h5";
-  SweepRow row{"duo", 0, 0.5, 400, 0.2, 0, 1, 1, 4096, 0.01, 0.002, 3};
+  SweepRow row{"passkey", "duo", 0, 0.5, 400, 0.2, 0, 1, 1, 1, 4096, 0.01, 0.002, 3};
   append_sweep_csv(csv, row);
   row.sample = 1;
   append_sweep_csv(csv, row);
@@ -286,8 +286,7 @@ TEST(Sweep, ResumingWithOtherSettingsRefusesAndSaysWhichDiffer) {
     edit(c);
     expect_refused(gates, c, parts);
   };
-  changed([](SweepOptions& c) { c.task = SweepTask::niah; }, {"--task was passkey, now niah", again});
-  changed([](SweepOptions& c) { c.seed = 7; }, {"--seed was 20241014, now 7"});
+  changed([](SweepOptions& c) { c.seed = 7; }, {"--seed was 20241014, now 7", again});
   changed([](SweepOptions& c) { c.window = StreamingWindow{8, 64}; },
           {"window (--sink/--recent) was sink 8 + recent 32, now sink 8 + recent 64"});
   changed([](SweepOptions& c) { c.dtype = "bf16"; }, {"--dtype was fp32, now bf16"});
@@ -312,9 +311,11 @@ TEST(Sweep, ResumingWithOtherSettingsRefusesAndSaysWhichDiffer) {
   expect_refused(trained, from_gates, {"window (--sink/--recent) was sink 8 + recent 32, now sink 16 + recent 32"});
   EXPECT_EQ(read_text(out / "results.csv"), csv) << "a refused sweep changed the results";
 
-  // The same settings over a larger grid continue the directory.
+  // The same settings over a larger grid, or with another task added, continue the directory.
   o.depths = {0.5, 0.8};
   EXPECT_EQ(run_sweep(gates, o).size(), 2u);
+  o.tasks = {"passkey", "niah"};
+  EXPECT_EQ(run_sweep(gates, o).size(), 4u);
 }
 
 TEST(Sweep, AnOutputDirectoryWithoutARecordedConfigurationIsRefused) {
