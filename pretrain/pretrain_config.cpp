@@ -10,6 +10,7 @@
 #include <sstream>
 #include <variant>
 
+#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace duo {
@@ -94,6 +95,13 @@ std::string range_text(const Field& f) {
 // could be out of the type's range (undefined), so a field without an upper bound stops there.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
+// yaml-cpp hands other bytes through as they are, and its escapes \N and \_ come out as one byte
+// each (0x85, 0xA0): a path or name holding them is not the text the file shows.
+void require_utf8(const YAML::Node& n, const Field& f, const std::string& where) {
+  if (utf8::find_invalid(n.Scalar()) != utf8::npos)
+    fail(where, f.key, "expected a string, got text that is not UTF-8 (an escape such as \\N?)");
+}
+
 double read_number(const YAML::Node& n, const Field& table_field, const std::string& where, bool integer) {
   Field f = table_field;
   if (integer) f.hi = std::min(f.hi, kMaxExactInteger);
@@ -125,6 +133,7 @@ void set_field(const Field& f, const YAML::Node& n, const std::string& where) {
           *p = read_number(n, f, where, false);
         } else if constexpr (std::is_same_v<T, std::string>) {
           if (!n.IsScalar()) fail(where, f.key, "expected a string");
+          require_utf8(n, f, where);
           if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), n.Scalar()) == f.choices.end()) {
             std::string all;
             for (const auto& c : f.choices) all += (all.empty() ? "" : ", ") + c;
@@ -136,6 +145,7 @@ void set_field(const Field& f, const YAML::Node& n, const std::string& where) {
           p->clear();
           for (const auto& e : n) {
             if (!e.IsScalar()) fail(where, f.key, "expected a list of strings");
+            require_utf8(e, f, where);
             p->push_back(e.Scalar());
           }
         } else {

@@ -61,6 +61,13 @@ TEST(PretrainConfig, ErrorsNameFileLineAndKey) {
   test::spit(dir / "g.yaml", "train:\n  seed: 1e300\n");
   e = error_of([&] { PretrainConfig::load(dir / "g.yaml"); });
   EXPECT_NE(e.find("train.seed: expected an integer in [0, 9.0072e+15], got 1e300"), std::string::npos) << e;
+  // Strings must be UTF-8: a raw byte, and the escape \N that yaml-cpp turns into the byte 0x85.
+  test::spit(dir / "h.yaml", "model:\n  tokenizer: \"tok\\N\"\n");
+  e = error_of([&] { PretrainConfig::load(dir / "h.yaml"); });
+  EXPECT_NE(e.find("h.yaml:2: model.tokenizer: expected a string, got text that is not UTF-8"), std::string::npos) << e;
+  test::spit(dir / "i.yaml", "data:\n  haystack_files: [\"a\xff.txt\"]\n");
+  e = error_of([&] { PretrainConfig::load(dir / "i.yaml"); });
+  EXPECT_NE(e.find("data.haystack_files: expected a string, got text that is not UTF-8"), std::string::npos) << e;
 
   PretrainConfig c;
   e = error_of([&] { c.apply_overrides({"train.stepz=3"}); });
