@@ -18,37 +18,19 @@
 #include "synth/instructions.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "sweep_test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace duo::analysis {
 namespace {
 
-std::string env(const char* name) { return std::getenv(name) ? std::getenv(name) : ""; }
+using sweep_test::env;
+using sweep_test::error_of;
+using sweep_test::read_text;
+using sweep_test::scratch;
+
 fs::path tiny_model() { return fs::path(env("DUO_SOURCE_DIR")) / "models/tiny"; }
-
-// A fresh directory per call (mkdtemp; no remove_all, see sweep_test.cpp).
-fs::path scratch(const std::string& name) {
-  std::string pattern = (fs::temp_directory_path() / "duo_ruler_sweep_test_XXXXXX").string();
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  auto dir = fs::path(pattern) / name;
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(SweepTasks, ParsesFamiliesQualifiedAndBareNames) {
   const auto ruler = parse_sweep_tasks("ruler");

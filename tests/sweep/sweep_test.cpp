@@ -23,6 +23,7 @@
 #include "synth/passkey.h"
 #include "tokenizer/tokenizer.h"
 #include "file_limit.h"
+#include "sweep_test_util.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -30,17 +31,10 @@ namespace fs = std::filesystem;
 namespace duo::analysis {
 namespace {
 
-std::string env(const char* name) { return std::getenv(name) ? std::getenv(name) : ""; }
-
-// A fresh directory per call (mkdtemp), holding <name>/. No remove_all: the PyPI libtorch
-// exports its own std::filesystem symbols, and its remove_all crashes in programs linking it.
-fs::path scratch(const std::string& name) {
-  std::string pattern = (fs::temp_directory_path() / "duo_sweep_test_XXXXXX").string();
-  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  auto dir = fs::path(pattern) / name;
-  fs::create_directories(dir);
-  return dir;
-}
+using sweep_test::env;
+using sweep_test::error_of;
+using sweep_test::read_text;
+using sweep_test::scratch;
 
 GateSet tiny_gates() {
   GateSet g;
@@ -207,20 +201,6 @@ TEST(Sweep, InterruptedSweepResumesWithoutRedoingCells) {
   for (const auto& r : first) a[{r.method, r.seed, r.sparsity, r.length, r.depth}] = r.overlap;
   for (const auto& r : stored) b[{r.method, r.seed, r.sparsity, r.length, r.depth}] = r.overlap;
   EXPECT_EQ(a, b);
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // A full disk (here: a file size limit) while the sweep records a cell or writes results.h5 is one
