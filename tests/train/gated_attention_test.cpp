@@ -257,10 +257,10 @@ TEST(DistillObjectiveCuda, KeptFullAttentionGivesTheSameGradient) {
   const at::Tensor plain = gradient(false, false), recomputed = gradient(true, false), kept = gradient(true, true);
   ASSERT_GT(plain.abs().max().item<double>(), 0);
   EXPECT_TRUE(kept.equal(recomputed)) << kept << recomputed;
-  // Parked in host memory in between (ActivationOffload), bit for bit the same. Each parked
-  // tensor (1500 × 256 bf16) takes a 1 MiB pinned block: a budget of 2.5 MiB parks layer 0's
-  // input and full attention, leaves the other inputs on the GPU and has the other layers
-  // attend again in their recomputation, which must not matter either.
+  // Parked in host memory in between (ActivationOffload), bit for bit the same. Each layer input
+  // (1500 × 256 bf16) takes a 1 MiB pinned block: a budget of 2.5 MiB parks two of them, leaves
+  // the others on the GPU and has the layers past the budget attend again in their
+  // recomputation, which must not matter either.
   EXPECT_TRUE(gradient(true, false, int64_t(1) << 30).equal(recomputed));
   EXPECT_TRUE(gradient(true, true, int64_t(1) << 30).equal(recomputed));
   EXPECT_TRUE(gradient(true, true, 5 << 19).equal(recomputed));
