@@ -53,7 +53,9 @@ void ActivationOffload::put(int layer, Kind kind, const at::Tensor& t) {
   auto slot = std::make_unique<Slot>();
   slot->home = t.device();
   const int64_t bytes = pinned_block_bytes(t.numel() * t.element_size());
-  if (!t.is_cuda() || !t.is_contiguous() || !has_room(bytes)) {
+  // Any dense layout leaves as it is (cuDNN's attention output is [B, T, H, D] memory seen as
+  // [B, H, T, D]): host and device copies keep t's strides, so each copy is one memcpy.
+  if (!t.is_cuda() || !t.is_non_overlapping_and_dense() || !has_room(bytes)) {
     slot->device = t;
     slots_[key] = std::move(slot);
     return;
@@ -61,7 +63,7 @@ void ActivationOffload::put(int layer, Kind kind, const at::Tensor& t) {
   const c10::cuda::CUDAGuard guard(t.device());
   if (!stream_) stream_.reset(new CopyStream{c10::cuda::getStreamFromPool(false, t.device().index())});
   copy_stream_waits_for_compute(stream_->stream, t.device());
-  slot->host = at::empty(t.sizes(), t.options().device(at::kCPU).pinned_memory(true));
+  slot->host = at::empty_strided(t.sizes(), t.strides(), t.options().device(at::kCPU).pinned_memory(true));
   {
     const c10::cuda::CUDAStreamGuard on_copy(stream_->stream);
     slot->host.copy_(t, /*non_blocking=*/true);
@@ -83,7 +85,8 @@ void ActivationOffload::prefetch_key(int64_t key) {
   Slot& slot = *it->second;
   const c10::cuda::CUDAGuard guard(slot.home);
   // Allocated on the compute stream, whose earlier users of this memory the copy waits for.
-  slot.device = at::empty(slot.host.sizes(), slot.host.options().device(slot.home).pinned_memory(false));
+  slot.device = at::empty_strided(slot.host.sizes(), slot.host.strides(),
+                                  slot.host.options().device(slot.home).pinned_memory(false));
   copy_stream_waits_for_compute(stream_->stream, slot.home);
   {
     const c10::cuda::CUDAStreamGuard on_copy(stream_->stream);
@@ -121,7 +124,6 @@ ActivationOffload::~ActivationOffload() = default;
 void ActivationOffload::put(int layer, Kind kind, const at::Tensor& t) {
   slots_[key(layer, kind)].reset(new Slot{t});
 }
-bool ActivationOffload::has_room(int64_t) const { return false; }
 void ActivationOffload::prefetch(int) {}
 void ActivationOffload::prefetch_key(int64_t) {}
 at::Tensor ActivationOffload::take(int layer, Kind kind) {

@@ -8,11 +8,11 @@
 // compute per layer to hide behind) cost the step nothing measurable
 // (experiments/train-step-h200.md). At 256K tokens the layer inputs alone are 64 GiB.
 //
-// Tensors beyond the host budget, any not on a CUDA device and any not contiguous stay where
-// they are: the class is then a plain store. The kept full attention is not parked today
-// (measured: offload takes the same 7.5 GiB off a 32K step with or without
-// keep_full_attention, the layer inputs alone), presumably because cuDNN's output is not
-// contiguous in the [B, Hq, T, D] view; parking it needs a strided host copy, not yet measured. One object per step, used from the thread that runs it.
+// Tensors beyond the host budget, any not on a CUDA device and any not dense (with gaps between
+// elements) stay where they are: the class is then a plain store. Dense tensors of any layout
+// leave as they are, strides and all (cuDNN's attention output is not contiguous in the
+// [B, Hq, T, D] view, and its backward wants the gradient in that layout). One object per step,
+// used from the thread that runs it.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -34,9 +34,6 @@ class ActivationOffload {
 
   // Keeps t as layer's `kind`; t may be used and dropped by the caller right after.
   void put(int layer, Kind kind, const at::Tensor& t);
-  // Whether a CUDA tensor of this many bytes would leave the GPU: for what is kept only to save
-  // work, which the caller then recomputes rather than hold on the GPU.
-  bool has_room(int64_t bytes) const;
   // Starts bringing everything held for layer back to its device.
   void prefetch(int layer);
   // The tensor, on its device, removed from the store; throws for one not held.
@@ -51,6 +48,7 @@ class ActivationOffload {
  private:
   struct Slot;
   struct CopyStream;
+  bool has_room(int64_t bytes) const;
   static int64_t key(int layer, Kind kind) { return 2 * int64_t(layer) + (kind == Kind::full_attention); }
   void prefetch_key(int64_t key);
   int64_t budget_, host_bytes_ = 0;

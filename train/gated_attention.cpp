@@ -99,10 +99,8 @@ at::Tensor GatedAttention::full_attention(const AttentionInput& in) {
   // its result is kept for the recomputation, it needs no log-sum-exp (SDPA then runs cuDNN's
   // inference kernel).
   if (!keep_full_attention_) return causal_attention(in.q, in.k, in.v);
-  // With an offload, once the host budget is spent later layers attend again in their
-  // recomputation instead of keeping (ActivationOffload::put parks only contiguous tensors, so
-  // what is kept within the budget still stays on the GPU today).
-  if (offload_ && !offload_->has_room(in.q.numel() * in.q.element_size())) return causal_attention(in.q, in.k, in.v);
+  // With an offload, what is kept waits in host memory while the host budget lasts, and on the
+  // GPU after that, as the layer inputs do.
   kernels::CausalAttentionResult r = kernels::causal_attention_forward(in.q, in.k, in.v);
   at::Tensor out = r.out;
   kept = std::move(r);

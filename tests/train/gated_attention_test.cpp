@@ -11,6 +11,7 @@
 #include "train/distill_objective.h"
 #include "train/gated_attention.h"
 #include "train/lr_schedule.h"
+#include "kernels/causal_attention.h"
 #include "kernels/streaming_attention.h"
 
 namespace duo {
@@ -231,6 +232,34 @@ TEST(ActivationOffload, HoldsWhatItIsGivenUntilTaken) {
   EXPECT_EQ(store.host_bytes(), 0);
 }
 
+// On a GPU, dense tensors of any layout leave for pinned host memory and come back with their
+// strides, as cuDNN's attention output ([B, T, H, D] memory seen as [B, H, T, D]) must, for its
+// backward takes the gradient in that layout; tensors with gaps stay on the GPU.
+TEST(ActivationOffloadCuda, ParksDenseLayoutsAndGivesThemBackAsTheyWere) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
+  at::manual_seed(5);
+  // q, k, v as the model makes them: projections [B, T, H, D] seen as [B, H, T, D].
+  const auto q = at::randn({1, 300, 4, 64}, bf16).transpose(1, 2), k = at::randn({1, 300, 2, 64}, bf16).transpose(1, 2),
+             v = at::randn({1, 300, 2, 64}, bf16).transpose(1, 2);
+  const at::Tensor attention = kernels::causal_attention_forward(q, k, v).out;
+  ASSERT_FALSE(attention.is_contiguous());  // what this test is about: cuDNN's output follows q's layout
+  const at::Tensor gappy = at::randn({64, 64}, bf16).slice(1, 0, 64, 2);
+  ActivationOffload store(int64_t(1) << 30);
+  store.put(0, ActivationOffload::Kind::full_attention, attention);
+  const int64_t parked = store.host_bytes();
+  EXPECT_GE(parked, attention.numel() * 2);
+  store.put(1, ActivationOffload::Kind::layer_input, gappy);
+  EXPECT_EQ(store.host_bytes(), parked);  // not dense: held on the GPU
+  store.prefetch(0);
+  const at::Tensor back = store.take(0, ActivationOffload::Kind::full_attention);
+  EXPECT_TRUE(back.is_cuda());
+  EXPECT_EQ(back.strides(), attention.strides());
+  EXPECT_TRUE(back.equal(attention));
+  EXPECT_TRUE(store.take(1, ActivationOffload::Kind::layer_input).equal(gappy));
+  EXPECT_EQ(store.host_bytes(), 0);
+}
+
 // On a GPU the gated path's full attention is cuDNN's, optionally kept from the forward pass for
 // checkpointing's recomputation: the kept result must give the gradient the recomputed one gives
 // (the same deterministic forward, bit for bit), and both that of the step without checkpointing.
@@ -258,9 +287,8 @@ TEST(DistillObjectiveCuda, KeptFullAttentionGivesTheSameGradient) {
   ASSERT_GT(plain.abs().max().item<double>(), 0);
   EXPECT_TRUE(kept.equal(recomputed)) << kept << recomputed;
   // Parked in host memory in between (ActivationOffload), bit for bit the same. Each layer input
-  // (1500 × 256 bf16) takes a 1 MiB pinned block: a budget of 2.5 MiB parks two of them, leaves
-  // the others on the GPU and has the layers past the budget attend again in their
-  // recomputation, which must not matter either.
+  // and kept full attention (1500 × 256 bf16) takes a 1 MiB pinned block: a budget of 2.5 MiB
+  // parks the first layer's two and leaves the rest on the GPU, which must not matter either.
   EXPECT_TRUE(gradient(true, false, int64_t(1) << 30).equal(recomputed));
   EXPECT_TRUE(gradient(true, true, int64_t(1) << 30).equal(recomputed));
   EXPECT_TRUE(gradient(true, true, 5 << 19).equal(recomputed));
