@@ -11,6 +11,8 @@
 #include <string>
 
 #include "analysis/attention_command.h"
+#include "analysis/head_scores.h"
+#include "analysis/score_command.h"
 #include "analysis/compare.h"
 #include "analysis/export.h"
 #include "analysis/gate_set.h"
@@ -36,7 +38,8 @@ namespace fs = std::filesystem;
 const char* kInputHelp =
     "INPUT is a gate history written by duo-train (.h5; its last step unless --step), a reference "
     "pattern directory (full_attention_heads.tsv + config.json, as mit-han-lab/duo-attention writes), "
-    "or a pattern JSON written by 'duo-analyze pattern'. A pattern JSON is a pattern: its roles are used as "
+    "a pattern JSON written by 'duo-analyze pattern', or a head-score file written by 'duo-analyze score' or "
+    "'duo-analyze import' (another method's scores, taken as gates). A pattern JSON is a pattern: its roles are used as "
     "they are unless --sparsity or --threshold re-select them from its gates. Streaming heads deploy with "
     "the window the input records (a history's training window, config.json's sink_size/recent_size, a "
     "pattern JSON's window) unless --sink/--recent override it; with none recorded, sink 64 + recent 256.";
@@ -266,6 +269,39 @@ void run_export(const fs::path& input, const Selection& sel, const std::string& 
                  "deploy the duo-json or rtp-llm export to keep them\n";
 }
 
+// Another project's head scores as a head-score file. The KV heads a Retrieval_Head file's query
+// heads fold into come from --num-kv-heads or --model's config.json; --model also checks the shape.
+void run_import(const fs::path& input, const std::string& from, int num_kv_heads, const fs::path& model,
+                const fs::path& out) {
+  duo::prepare_output_file(out, "--out");
+  std::optional<duo::ModelConfig> cfg;
+  if (!model.empty()) {
+    duo::require_directory(model, "--model", "a checkpoint directory");
+    cfg = duo::load_model_config(model / "config.json");
+    if (num_kv_heads > 0 && num_kv_heads != cfg->num_key_value_heads)
+      throw duo::Error("--num-kv-heads " + std::to_string(num_kv_heads) + " differs from the " +
+                       std::to_string(cfg->num_key_value_heads) + " KV heads of " + (model / "config.json").string());
+    num_kv_heads = static_cast<int>(cfg->num_key_value_heads);
+  }
+  duo::analysis::HeadScores s;
+  if (from == "prulong") {
+    s = duo::analysis::import_prulong_masks(input);
+  } else {
+    if (num_kv_heads <= 0)
+      throw duo::Error("--from retrieval-head scores query heads: give --num-kv-heads N or --model DIR to fold them");
+    s = duo::analysis::import_retrieval_head_json(input, num_kv_heads);
+  }
+  if (cfg) {
+    duo::check_pattern_fits_model(input, s.num_layers, s.num_kv_heads, *cfg, model / "config.json");
+    s.model_name = model.lexically_normal().filename().string();
+    if (s.num_heads == 0) s.num_heads = static_cast<int>(cfg->num_attention_heads);
+  }
+  duo::analysis::write_head_scores(out, s);
+  std::cout << "imported   " << input.string() << " (" << from << "): " << s.num_layers << " layers x "
+            << s.num_kv_heads << " KV heads" << (s.fold == "max" ? ", each the max of its query heads" : "") << "\n"
+            << "wrote      " << out.string() << "\n";
+}
+
 void run_compare(const fs::path& a, const fs::path& b, const Selection& sel) {
   sel.check();
   const Input ia = load_input(a), ib = load_input(b);
@@ -429,8 +465,28 @@ int main(int argc, char** argv) {
     plot_sel.add_window(plot);
     plot_sel.add_step(plot);
 
+    std::string import_from;
+    int import_kv_heads = 0;
+    fs::path import_model, import_out;
+    auto* importer = app.add_subcommand(
+        "import", "Read head scores another project wrote into a head-score file every subcommand takes as gates. "
+                  "--from prulong: PruLong's masks.tsv (one row per layer, one mask in [0, 1] per KV head, "
+                  "1 = global). --from retrieval-head: Retrieval_Head's head-score JSON ({\"layer-head\": [score "
+                  "per test]} over query heads): each query head's mean over tests, and a KV head takes the "
+                  "largest of its query heads'. (A reference pattern directory needs no import: every "
+                  "subcommand reads it as it is.)");
+    importer->add_option("INPUT", input, "the file to import")->required();
+    importer->add_option("--from", import_from, "prulong or retrieval-head")
+        ->required()
+        ->check(CLI::IsMember({"prulong", "retrieval-head"}));
+    importer->add_option("--out,-o", import_out, "head-score file to write (.json)")->required();
+    importer->add_option("--model,-m", import_model,
+                         "the checkpoint the scores are for: its layers x KV heads are checked, and give the fold");
+    importer->add_option("--num-kv-heads", import_kv_heads, "KV heads per layer, for retrieval-head without --model");
+
     duo::analysis::SweepCommand sweep(app);
     duo::analysis::AttentionCommand attention(app);
+    duo::analysis::ScoreCommand score(app);
 
     try {
       app.parse(argc, argv);
@@ -449,6 +505,8 @@ int main(int argc, char** argv) {
     if (plot->parsed()) run_plot(input, plot_sel, out_dir, plot_formats);
     if (sweep.parsed()) sweep.run();
     if (attention.parsed()) attention.run();
+    if (score.parsed()) score.run();
+    if (importer->parsed()) run_import(input, import_from, import_kv_heads, import_model, import_out);
     return 0;
   });
 }

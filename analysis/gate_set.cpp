@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "analysis/head_scores.h"
 #include "analysis/pattern_json.h"
 #include "analysis/reference_tsv.h"
 #include "util/error.h"
@@ -92,7 +93,8 @@ GateSet load_gates(const std::filesystem::path& input, std::optional<int64_t> st
     return load_reference_dir(input);
   }
   if (input.extension() == ".json") {
-    if (step) throw Error(input, "--step applies to a gate history, not a pattern file");
+    if (step) throw Error(input, "--step applies to a gate history, not a pattern or head-score file");
+    if (is_head_scores_file(input)) return read_head_scores(input);
     return read_pattern_json(input).gates;
   }
   HistoryReader history(input);

@@ -1,5 +1,6 @@
 // The gates an analysis works on, whatever file they came from: a gate history (one step of it),
-// a reference pattern directory (full_attention_heads.tsv + config.json), or our pattern JSON.
+// a reference pattern directory (full_attention_heads.tsv + config.json), our pattern JSON, or
+// a head-score file (analysis/head_scores.h: another method's scores, taken as gates).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -14,7 +15,7 @@ namespace duo::analysis {
 
 struct GateSet {
   std::filesystem::path source;
-  std::string kind;  // "history", "reference" or "pattern"
+  std::string kind;  // "history", "reference", "pattern" or "scores"
   std::string model_name;
   std::string architecture;
   int num_layers = 0;
@@ -31,7 +32,8 @@ struct GateSet {
 };
 
 // Loads gates from `input`: a directory is read as a reference pattern directory, a .json file as
-// our pattern JSON, anything else as a gate history (the last step, or `step` when given).
+// a head-score file or our pattern JSON (by its "format"), anything else as a gate history (the
+// last step, or `step` when given).
 // Throws duo::Error naming the file and the problem.
 GateSet load_gates(const std::filesystem::path& input, std::optional<int64_t> step = std::nullopt);
 

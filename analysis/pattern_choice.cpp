@@ -1,13 +1,14 @@
 // A command's pattern: a pattern file's own, or the gates' by rule; the window recorded or given.
 #include "analysis/pattern_choice.h"
 
+#include "analysis/head_scores.h"
 #include "analysis/pattern_json.h"
 #include "util/error.h"
 
 namespace duo::analysis {
 
 Input load_input(const std::filesystem::path& input, std::optional<int64_t> step) {
-  if (!std::filesystem::is_directory(input) && input.extension() == ".json") {
+  if (!std::filesystem::is_directory(input) && input.extension() == ".json" && !is_head_scores_file(input)) {
     if (step) throw Error(input, "--step applies to a gate history, not a pattern file");
     PatternFile file = read_pattern_json(input);
     return {std::move(file.gates), std::move(file.pattern)};
