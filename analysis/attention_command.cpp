@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "analysis/attention_scores.h"
 #include "analysis/compare.h"
 #include "analysis/gate_set.h"
+#include "analysis/head_scores.h"
 #include "analysis/pattern.h"
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot_heads.h"
@@ -41,6 +43,7 @@ using json = nlohmann::ordered_json;
 constexpr const char* kCsvName = "attention_scores.csv";
 constexpr const char* kJsonName = "attention_scores.json";
 constexpr const char* kPlotName = "attention_scores.png";
+constexpr const char* kCopyScoresName = "copy_scores.json";
 constexpr int kJsonSchemaVersion = 1;
 
 std::string fmt(const char* format, double value) {
@@ -136,14 +139,15 @@ std::vector<uint8_t> top_heads(const std::vector<float>& values, int layers, int
   return select_by_sparsity(g, sparsity).retrieval;
 }
 
-void write_csv(const fs::path& path, const std::vector<float>& retrieval, const std::vector<float>& outside, int layers,
-               int heads) {
+void write_csv(const fs::path& path, const std::vector<float>& retrieval, const std::vector<float>& outside,
+               const std::vector<float>& copy, int layers, int heads) {
   std::ostringstream out;
-  out << "layer,kv_head,retrieval_score,outside_window_mass\n";
+  out << "layer,kv_head,retrieval_score,outside_window_mass,copy_score\n";
   for (int l = 0; l < layers; ++l)
     for (int h = 0; h < heads; ++h) {
       const size_t i = size_t(l) * heads + h;
-      out << l << ',' << h << ',' << fmt("%.9g", retrieval[i]) << ',' << fmt("%.9g", outside[i]) << "\n";
+      out << l << ',' << h << ',' << fmt("%.9g", retrieval[i]) << ',' << fmt("%.9g", outside[i]) << ','
+          << fmt("%.9g", copy[i]) << "\n";
     }
   write_text_file(path, out.str());
 }
@@ -230,6 +234,7 @@ void AttentionCommand::run() const {
   const at::Device device = resolve_device(o.device, config.model.device);
   const at::ScalarType dtype = resolve_dtype(o.dtype, config.model.dtype);
 
+  const auto started = std::chrono::steady_clock::now();
   // Every sample first: a length too short for a sample fails before the model loads.
   synth::PasskeyConfig data = synth::passkey_config(config);
   data.seed = o.seed;
@@ -273,7 +278,8 @@ void AttentionCommand::run() const {
   }
   bar.finish();
 
-  const std::vector<float> retrieval = total.retrieval_score(), outside = total.outside_window_mass();
+  const std::vector<float> retrieval = total.retrieval_score(), outside = total.outside_window_mass(),
+                           copy = total.copy_score();
   std::cout << "scored     " << total.rows << " answer tokens (query rows) x " << total.group
             << " query heads per KV head; full attention predicts " << fmt("%.1f", 100 * total.answer_accuracy())
             << "% of them (greedy)\n"
@@ -284,7 +290,10 @@ void AttentionCommand::run() const {
             << head_table(retrieval, L, H) << "\n";
   std::cout << "outside-window mass: attention mass beyond sink " << sink << " + recent " << recent
             << " (what a streaming head loses)\n"
-            << head_table(outside, L, H);
+            << head_table(outside, L, H) << "\n";
+  std::cout << "copy score (Wu et al.): share of answer tokens a head copies from the passkey by attending to it "
+               "most, max over the KV head's query heads\n"
+            << head_table(copy, L, H);
 
   json record;
   record["format"] = "duo-attention-scores";
@@ -306,13 +315,15 @@ void AttentionCommand::run() const {
                                 {"outside_window_mass", total.uniform_outside_window_mass()}};
   record["retrieval_score"] = matrix(retrieval, L, H);
   record["outside_window_mass"] = matrix(outside, L, H);
+  record["copy_score"] = matrix(copy, L, H);
   json per_length = json::array();
   for (const auto& [len, s] : by_length)
     per_length.push_back({{"length", len}, {"answer_tokens", s.rows}, {"answer_token_accuracy", s.answer_accuracy()},
                           {"uniform_baseline", {{"retrieval_score", s.uniform_retrieval_score()},
                                                 {"outside_window_mass", s.uniform_outside_window_mass()}}},
                           {"retrieval_score", matrix(s.retrieval_score(), L, H)},
-                          {"outside_window_mass", matrix(s.outside_window_mass(), L, H)}});
+                          {"outside_window_mass", matrix(s.outside_window_mass(), L, H)},
+                          {"copy_score", matrix(s.copy_score(), L, H)}});
   record["by_length"] = per_length;
   record["samples"] = sample_records;
 
@@ -355,9 +366,25 @@ void AttentionCommand::run() const {
   }
 
   const fs::path csv = o.out / kCsvName, json_path = o.out / kJsonName;
-  write_csv(csv, retrieval, outside, L, H);
+  write_csv(csv, retrieval, outside, copy, L, H);
   write_text_file(json_path, record.dump(2) + "\n");
-  std::cout << "\nwrote      " << csv.string() << "\n           " << json_path.string() << "\n";
+  // The copy score as a head-score file, which every subcommand takes as gates.
+  HeadScores copies;
+  copies.method = "retrieval-copy";
+  copies.description = "Retrieval_Head's retrieval score (Wu et al., 2024) on passkeys: share of answer tokens a "
+                       "head copies from the needle by attending to it most, max over a KV head's query heads";
+  copies.model_name = model_name(model_dir);
+  copies.num_layers = L;
+  copies.num_kv_heads = H;
+  copies.num_heads = int(shape.num_attention_heads);
+  copies.fold = "max";
+  copies.scores = copy;
+  copies.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  copies.options_json = json{{"samples_per_length", o.samples}, {"lengths", lengths}, {"seed", o.seed}}.dump();
+  write_head_scores(o.out / kCopyScoresName, copies);
+  std::cout << "\nwrote      " << csv.string() << "\n           " << json_path.string() << "\n           "
+            << (o.out / kCopyScoresName).string() << " (the copy score as a head-score file, " << fmt("%.1f", copies.wall_seconds)
+            << " s)\n";
 #ifdef DUO_WITH_PLPLOT
   std::vector<HeadPanel> panels;
   if (gates)

@@ -24,6 +24,7 @@ void AttentionProbe::set_queries(std::vector<ScoredQuery> queries) {
   queries_ = std::move(queries);
   std::fill(needle_.begin(), needle_.end(), 0.0);
   std::fill(outside_.begin(), outside_.end(), 0.0);
+  top_keys_.assign(size_t(num_layers_), at::Tensor());
 }
 
 at::Tensor AttentionProbe::forward(const AttentionInput& in) {
@@ -44,6 +45,7 @@ at::Tensor AttentionProbe::forward(const AttentionInput& in) {
   const double scale = 1.0 / std::sqrt(double(d));
   const int64_t per_chunk = std::max<int64_t>(1, chunk_elements_ / std::max<int64_t>(1, hq * t));
 
+  std::vector<at::Tensor> top;  // per chunk, [Hq, n]
   double* needle = needle_.data() + size_t(in.layer) * num_kv_heads_;
   double* outside = outside_.data() + size_t(in.layer) * num_kv_heads_;
   for (size_t first = 0; first < queries_.size(); first += size_t(per_chunk)) {
@@ -64,6 +66,7 @@ at::Tensor AttentionProbe::forward(const AttentionInput& in) {
     const at::Tensor causal = key_pos.le(row_pos);                     // [n, T]
     scores.masked_fill_(causal.logical_not(), -std::numeric_limits<float>::infinity());
     const at::Tensor probs = at::softmax(scores, -1);
+    top.push_back(std::get<1>(scores.max(-1)).cpu());
 
     const at::Tensor in_needle = key_pos.ge(start).logical_and(key_pos.lt(end));
     const at::Tensor beyond = causal.logical_and(key_pos.ge(sink_)).logical_and((row_pos - key_pos).ge(recent_));
@@ -77,6 +80,7 @@ at::Tensor AttentionProbe::forward(const AttentionInput& in) {
       outside[h] += om[h].item<double>();
     }
   }
+  top_keys_.at(size_t(in.layer)) = at::cat(top, 1);
   return out;
 }
 
@@ -102,6 +106,7 @@ void HeadScoreSums::add(const HeadScoreSums& o) {
     *this = o;
     return;
   }
+  for (size_t i = 0; i < copies.size(); ++i) copies[i] += o.copies[i];
   rows += o.rows;
   correct += o.correct;
   samples += o.samples;
@@ -116,6 +121,15 @@ void HeadScoreSums::add(const HeadScoreSums& o) {
 std::vector<float> HeadScoreSums::retrieval_score() const {
   std::vector<float> v(needle.size());
   for (size_t i = 0; i < v.size(); ++i) v[i] = rows ? float(needle[i] / double(rows * group)) : 0.0f;
+  return v;
+}
+
+std::vector<float> HeadScoreSums::copy_score() const {
+  std::vector<float> v(needle.size(), 0.0f);
+  for (size_t i = 0; i < copies.size(); ++i) {
+    float& kv = v[i / size_t(group)];
+    kv = std::max(kv, rows ? float(copies[i] / double(rows)) : 0.0f);
+  }
   return v;
 }
 
@@ -158,6 +172,20 @@ HeadScoreSums score_sample(const LlamaModel& model, const synth::PasskeySample& 
   s.uniform_outside = uniform_outside;
   s.needle = probe.needle_mass();
   s.outside = probe.outside_mass();
+  const std::vector<ScoredQuery>& scored = answer_queries(sample);
+  const int64_t hq = cfg.num_attention_heads;
+  s.copies.assign(size_t(s.num_layers) * hq, 0.0);
+  for (int l = 0; l < s.num_layers; ++l) {
+    const at::Tensor top = probe.top_keys(l);
+    const auto key = top.accessor<int64_t, 2>();
+    for (int64_t h = 0; h < hq; ++h)
+      for (size_t i = 0; i < scored.size(); ++i) {
+        const int64_t j = key[h][int64_t(i)];
+        if (j >= scored[i].needle_start && j < scored[i].needle_end &&
+            sample.ids[size_t(j)] == predicted[int64_t(i)].item<int64_t>())
+          s.copies[size_t(l) * hq + h] += 1;
+      }
+  }
   return s;
 }
 

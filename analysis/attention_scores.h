@@ -37,6 +37,9 @@ class AttentionProbe : public Attention {
   // Sums over the scored rows and the query heads of each KV head, [layer][kv_head] row-major.
   const std::vector<double>& needle_mass() const { return needle_; }
   const std::vector<double>& outside_mass() const { return outside_; }
+  // Per layer, the key each query head attends to most from each scored row, [Hq, rows] int64
+  // on the CPU (ties: the first such key), in the order of set_queries.
+  const at::Tensor& top_keys(int layer) const { return top_keys_.at(size_t(layer)); }
   // Query heads per KV head (known after the first forward).
   int64_t group() const { return group_; }
   // Elements of one chunk of scores ([Hq, rows, keys], fp32): bounds the memory per layer.
@@ -49,6 +52,7 @@ class AttentionProbe : public Attention {
   int64_t chunk_elements_ = int64_t(1) << 26;  // 256 MB of fp32
   std::vector<ScoredQuery> queries_;
   std::vector<double> needle_, outside_;
+  std::vector<at::Tensor> top_keys_;
 };
 
 // The scored rows of a sample: for answer i, the positions answer_spans[i].start - 1 ..
@@ -64,6 +68,10 @@ struct HeadScoreSums {
   int64_t correct = 0;             // of those, predicted right by greedy argmax
   int64_t samples = 0;
   std::vector<double> needle, outside;  // [layer][kv_head]
+  // Retrieval_Head's copy events (Wu et al., 2024), [layer][query head]: the scored rows where
+  // the head's most-attended key lies in the row's passkey and holds the token the model predicts
+  // there (greedy), i.e. the head copies the answer token from the needle.
+  std::vector<double> copies;
   // The same sums for attention spread evenly over each query's keys (a head that looks
   // nowhere in particular), one value for all heads: the scale to read the scores against.
   double uniform_needle = 0, uniform_outside = 0;
@@ -71,6 +79,10 @@ struct HeadScoreSums {
   void add(const HeadScoreSums& other);
   std::vector<float> retrieval_score() const;
   std::vector<float> outside_window_mass() const;
+  // Wu et al.'s retrieval score per KV head: copy events over scored rows (each row one answer
+  // token, so a head that copies every passkey token scores 1), the largest of the KV head's
+  // query heads (a KV head keeps its full cache if any query head reading it retrieves).
+  std::vector<float> copy_score() const;
   double answer_accuracy() const { return rows ? double(correct) / double(rows) : 0.0; }
   double uniform_retrieval_score() const { return rows ? uniform_needle / double(rows) : 0.0; }
   double uniform_outside_window_mass() const { return rows ? uniform_outside / double(rows) : 0.0; }

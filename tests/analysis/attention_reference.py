@@ -89,6 +89,7 @@ def check(model_dir, out_dir, sink, recent, sample_files, history):
     group = hq // hkv
     needle = np.zeros((layers, hq))
     outside = np.zeros((layers, hq))
+    copies = np.zeros((layers, hq))  # Wu et al.: the top key is in the passkey and holds the predicted token
     rows_total, correct = 0, 0
     uniform_needle, uniform_outside = 0.0, 0.0
     samples = [json.loads(line) for f in sample_files for line in open(f) if line.strip()]
@@ -107,7 +108,8 @@ def check(model_dir, out_dir, sink, recent, sample_files, history):
             for p in range(a0, a1):
                 r = p - 1  # the query that predicts answer token p
                 rows_total += 1
-                correct += int(np.argmax(logits[r]) == s["ids"][p])
+                predicted = int(np.argmax(logits[r]))
+                correct += int(predicted == s["ids"][p])
                 uniform_needle += (n1 - start) / (r + 1)
                 uniform_outside += len(range(sink, r - recent + 1)) / (r + 1)
                 for l in range(layers):
@@ -115,9 +117,13 @@ def check(model_dir, out_dir, sink, recent, sample_files, history):
                     # Keys a streaming head drops: sink <= j <= r - recent.
                     if r - recent + 1 > sink:
                         outside[l] += maps[l][:, r, sink:r - recent + 1].sum(-1)
+                    top = np.argmax(maps[l][:, r, :r + 1], axis=-1)  # per query head
+                    for h, j in enumerate(top):
+                        copies[l, h] += int(start <= j < n1 and s["ids"][j] == predicted)
     # Mean over the group's query heads (query head i uses KV head i // group), rows and samples.
     retrieval = needle.reshape(layers, hkv, group).sum(-1) / (rows_total * group)
     beyond = outside.reshape(layers, hkv, group).sum(-1) / (rows_total * group)
+    copy = copies.reshape(layers, hkv, group).max(-1) / rows_total  # max over the KV head's query heads
 
     with open(os.path.join(out_dir, "attention_scores.csv")) as f:
         table = list(csv.DictReader(f))
@@ -126,7 +132,8 @@ def check(model_dir, out_dir, sink, recent, sample_files, history):
     worst = 0.0
     for row in table:
         l, h = int(row["layer"]), int(row["kv_head"])
-        for name, ref in (("retrieval_score", retrieval[l, h]), ("outside_window_mass", beyond[l, h])):
+        for name, ref in (("retrieval_score", retrieval[l, h]), ("outside_window_mass", beyond[l, h]),
+                          ("copy_score", copy[l, h])):
             diff = abs(float(row[name]) - ref)
             worst = max(worst, diff)
             if diff > TOLERANCE:
@@ -145,6 +152,13 @@ def check(model_dir, out_dir, sink, recent, sample_files, history):
         fail("JSON retrieval_score differs from the reference")
     if np.abs(np.array(record["outside_window_mass"]) - beyond).max() > TOLERANCE:
         fail("JSON outside_window_mass differs from the reference")
+    if np.abs(np.array(record["copy_score"]) - copy).max() > TOLERANCE:
+        fail("JSON copy_score differs from the reference")
+    scores = json.load(open(os.path.join(out_dir, "copy_scores.json")))
+    if scores["format"] != "duo-head-scores" or scores["method"] != "retrieval-copy" or scores["fold"] != "max":
+        fail("copy_scores.json is not a retrieval-copy head-score file folded by max")
+    if np.abs(np.array(scores["scores"]) - copy).max() > TOLERANCE:
+        fail("copy_scores.json differs from the reference copy score")
     for name, ref in (("retrieval_score", uniform_needle), ("outside_window_mass", uniform_outside)):
         if abs(record["uniform_baseline"][name] - ref / rows_total) > 1e-9:
             fail(f"JSON uniform_baseline {name} {record['uniform_baseline'][name]}, reference {ref / rows_total}")
@@ -169,7 +183,8 @@ def check(model_dir, out_dir, sink, recent, sample_files, history):
                 fail(f"Jaccard top half by gate vs by {name}: duo {g['jaccard'][name]}, reference {j}")
         if g["top_k"] != int(top_half(gates).sum()):
             fail("JSON top_k")
-    print(f"{len(samples)} samples, {rows_total} answer tokens, {correct} predicted; largest difference {worst:.2e}")
+    print(f"{len(samples)} samples, {rows_total} answer tokens, {correct} predicted, "
+          f"{int(copies.sum())} copy events; largest difference {worst:.2e}")
 
 
 def main(argv):

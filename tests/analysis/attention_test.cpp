@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "analysis/gate_set.h"
 #include "history/history_writer.h"
 #include "cli_run.h"
 #include "synthetic_run.h"
@@ -143,7 +144,7 @@ TEST(AttentionCommand, TakesTheConfigRecordedInAHistoryAndItsDefaults) {
   EXPECT_NE(json.find("\"lengths\": [\n    300,\n    420\n  ]"), std::string::npos) << json;
   EXPECT_NE(json.find("\"sink\": 4,\n  \"recent\": 48"), std::string::npos) << json;
   EXPECT_NE(json.find("\"seed\": 20241014"), std::string::npos) << json;
-  EXPECT_NE(slurp(out / "attention_scores.csv").find("layer,kv_head,retrieval_score,outside_window_mass\n0,0,"),
+  EXPECT_NE(slurp(out / "attention_scores.csv").find("layer,kv_head,retrieval_score,outside_window_mass,copy_score\n0,0,"),
             std::string::npos);
 }
 
@@ -193,4 +194,27 @@ TEST(AttentionCommand, BadInputsGiveOneClearErrorEach) {
   EXPECT_FALSE(fs::exists(shape_out));
 
   expect_one_error(analyze(config + " --bogus"), "--bogus");
+}
+
+// On the built-in model, which really retrieves, the copy score (Wu et al.) is not all zeros as
+// on a random checkpoint: it matches transformers' eager maps there too, and its top KV head is
+// the retrieval head the attention maps show (layer 5, KV head 1: experiments/tiny-validation.md).
+TEST(AttentionCommand, CopyScoresOfTheBuiltInModelMatchTransformersAndFindItsRetrievalHead) {
+  const fs::path dir = work_dir(), out = dir / "tiny_scores", source = env("DUO_SOURCE_DIR");
+  const fs::path config = source / "configs" / "tiny.yaml", model = source / "models" / "tiny";
+  const fs::path samples = dir / "tiny_samples.jsonl";
+  Result synth = run(arg(env("DUO_BIN_DIR") + "/duo-synth") + " --config " + arg(config) + " --set model.path=" +
+                     arg(model) + " --seed 31 --index 0 --count 2 --length 1024 --json > " + arg(samples) +
+                     " 2>/dev/null; test -s " + arg(samples));
+  ASSERT_EQ(synth.status, 0) << synth.err;
+  Result r = analyze("--config " + arg(config) + " --model " + arg(model) + " --out " + arg(out) +
+                     " --samples 2 --lengths 1024 --seed 31");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  Result check = python("attention_reference.py", "check " + arg(model) + " " + arg(out) + " 64 256 " + arg(samples));
+  EXPECT_EQ(check.status, 0) << check.out << check.err;
+  const duo::analysis::GateSet copies = duo::analysis::load_gates(out / "copy_scores.json");
+  ASSERT_EQ(copies.gates.size(), 12u);
+  const auto top = std::max_element(copies.gates.begin(), copies.gates.end()) - copies.gates.begin();
+  EXPECT_EQ(top, 5 * 2 + 1) << "copy scores peak at layer " << top / 2 << ", KV head " << top % 2;
+  EXPECT_GT(copies.gates[11], 0.2f);
 }
