@@ -60,8 +60,10 @@ std::string nearest(std::string_view name, const std::vector<std::string>& candi
     return d[a.size()][b.size()];
   };
   if (name.size() > 64) return "";  // nobody mistypes a key that long
+  // Edits allowed: one in a name of up to 3 letters, two up to 6, a third of the name beyond.
+  const std::size_t allowed = name.size() <= 3 ? 1 : name.size() <= 6 ? 2 : name.size() / 3;
   std::string best;
-  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  std::size_t best_distance = allowed + 1;
   for (const std::string& c : candidates) {
     const std::size_t dist = distance(name, c);
     if (dist < best_distance) {
@@ -69,7 +71,12 @@ std::string nearest(std::string_view name, const std::vector<std::string>& candi
       best_distance = dist;
     }
   }
-  return best;
+  if (!best.empty()) return best;
+  // Or a name that one of them begins with ("optimizer" for optim, "seed_value" for seed).
+  for (const std::string& c : candidates)
+    if (std::min(c.size(), name.size()) >= 3 && (name.starts_with(c) || std::string_view(c).starts_with(name)))
+      return c;
+  return "";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -139,6 +139,8 @@ TEST(ConfigSchema, UnknownKeysListTheKnownOnesAndTheNearest) {
   EXPECT_EQ(nearest("hiden_size", {"hidden_size", "head_dim"}), "hidden_size");
   EXPECT_EQ(nearest("sed", {"seed"}), "seed");
   EXPECT_EQ(nearest("batch", {"lr", "steps"}), "");
+  EXPECT_EQ(nearest("x", {"on", "count"}), "");
+  EXPECT_EQ(nearest("optimizer", {"model", "optim", "run"}), "optim");
 }
 
 TEST(ConfigSchema, KeysAndSectionsGivenTwiceAreRefused) {

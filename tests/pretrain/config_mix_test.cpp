@@ -92,7 +92,7 @@ TEST(PretrainConfig, ErrorsNameFileLineAndKey) {
   e = error_of([&] { c.apply_overrides({"train.stepz=3"}); });
   EXPECT_NE(e.find("--set train.stepz=3: train.stepz: unknown key; train has device, "), std::string::npos) << e;
   EXPECT_NE(e.find("; did you mean steps?"), std::string::npos) << e;
-  e = error_of([&] { c.apply_overrides({"model.num_heads=6"}); });
+  e = error_of([&] { c.apply_overrides({"model.num_heads=7"}); });
   EXPECT_NE(e.find("the configuration after --set: model.num_heads: must be a multiple of model.num_kv_heads"),
             std::string::npos) << e;
   c = PretrainConfig();

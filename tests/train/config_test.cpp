@@ -122,7 +122,7 @@ TEST(TrainConfig, UnknownKeyNamesFileLineAndKeyPath) {
 TEST(TrainConfig, UnknownSectionIsAnError) {
   const std::string e = load_error("section.yaml", "optimizer:\n  lr: 0.01\n");
   EXPECT_CONTAINS(e, "section.yaml:1: optimizer: unknown key");
-  EXPECT_CONTAINS(e, "the sections are model, data, gates, streaming, optim, run");
+  EXPECT_CONTAINS(e, "the sections are model, data, gates, streaming, optim, run; did you mean optim?");
 }
 
 TEST(TrainConfig, WrongTypesNameWhatWasExpected) {
