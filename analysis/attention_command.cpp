@@ -20,15 +20,16 @@
 #ifdef DUO_WITH_PLPLOT
 #include "analysis/plot_heads.h"
 #endif
+#include "config/schema.h"
 #include "history/history_reader.h"
+#include "model/config_sections.h"
 #include "model/head_pattern.h"
 #include "model/llama.h"
 #include "model/model_memory.h"
 #include "model/model_config.h"
+#include "synth/data_config.h"
 #include "synth/passkey.h"
-#include "synth/passkey_from_config.h"
 #include "tokenizer/tokenizer.h"
-#include "train/config.h"
 #include "util/error.h"
 #include "util/path_check.h"
 #include "util/progress.h"
@@ -59,20 +60,49 @@ std::string model_name(const fs::path& dir) {
 
 bool is_history(const fs::path& p) { return !fs::is_directory(p) && p.extension() != ".json"; }
 
-TrainConfig load_config(const AttentionOptions& o) {
-  TrainConfig config;
+// What this command reads of a training configuration (configs/*.yaml, or the one a history
+// recorded): the model and streaming sections (core/model) and the data section (data/synth), with
+// duo-train's defaults. duo-train's own sections (gates, optim, run) are passed over: a file may
+// hold them, unchecked here.
+struct AttentionConfig {
+  ModelSection model;
+  synth::DataConfig data;
+  StreamingWindow streaming = kTrainingWindow;
+
+  fs::path tokenizer_dir() const { return synth::tokenizer_dir(data, model.path); }
+};
+
+config::Schema schema(AttentionConfig& c) {
+  config::Schema s;
+  s.add(model_section(c.model)).add(synth::data_section(c.data)).pass_over("gates");
+  s.add(streaming_section(c.streaming)).pass_over("optim").pass_over("run");
+  return s;
+}
+
+void check(const AttentionConfig& c, const std::string& source) {
+  synth::check_data(c.data, {source});
+  check_streaming(c.streaming, {source});
+}
+
+AttentionConfig load_config(const AttentionOptions& o) {
+  AttentionConfig config;
+  const config::Schema keys = schema(config);
   if (!o.config.empty()) {
-    config = TrainConfig::load(o.config);
+    keys.load(o.config);
+    check(config, o.config.string());
   } else if (!o.gates.empty() && is_history(o.gates)) {
     const HistoryReader history(o.gates);
-    config = TrainConfig::parse(history.meta().config_yaml, o.gates.string() + " (its recorded config)");
+    const std::string source = o.gates.string() + " (its recorded config)";
+    keys.parse(history.meta().config_yaml, source);
+    check(config, source);
   } else {
     throw Error("--config FILE is required (a training config such as configs/tiny.yaml), unless --gates names "
                 "a duo-train history, whose recorded config is then used");
   }
   std::vector<std::string> sets = o.sets;
   if (!o.model.empty()) sets.push_back("model.path=" + o.model.string());
-  config.apply_overrides(sets);
+  for (const std::string& assignment : sets) keys.set(assignment);
+  if (!sets.empty()) check(config, "the configuration after --set");
   if (config.model.path.empty())
     throw Error("model.path is empty: name a checkpoint directory in the config or with --model");
   return config;
@@ -212,8 +242,9 @@ void AttentionCommand::run() const {
   check_sparsity(o.sparsity);
 
   // Every path before anything loads: the config's, the gates' shape against the model's, --out.
-  const TrainConfig config = load_config(o);
-  config.check_input_paths(o.model.empty() ? "model.path" : "--model");
+  const AttentionConfig config = load_config(o);
+  check_model_path(config.model, o.model.empty() ? "model.path" : "--model");
+  synth::check_data_paths(config.data);
   const fs::path model_dir = config.model.path;
   const fs::path config_json = model_dir / "config.json";
   const ModelConfig declared = load_model_config(config_json);
@@ -236,7 +267,7 @@ void AttentionCommand::run() const {
 
   const auto started = std::chrono::steady_clock::now();
   // Every sample first: a length too short for a sample fails before the model loads.
-  synth::PasskeyConfig data = synth::passkey_config(config);
+  synth::PasskeyConfig data = config.data;
   data.seed = o.seed;
   // Explicit lengths are used: the generator only needs enough haystack for the longest.
   data.context_max = std::max(data.context_max, *std::max_element(lengths.begin(), lengths.end()));

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "model/streaming_window.h"
+#include "kernels/streaming_window.h"
 
 namespace duo::bench {
 

@@ -16,7 +16,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
-#include "model/streaming_window.h"
+#include "kernels/streaming_window.h"
 
 namespace duo::kernels {
 

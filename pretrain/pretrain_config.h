@@ -1,6 +1,7 @@
 // PretrainConfig: every hyper-parameter of duo-pretrain (model shape, data mix, optimizer,
-// evaluation), read from YAML with each key checked for type and range; unknown keys are
-// errors, so a typo never silently falls back to a default.
+// evaluation), read from YAML with each key checked for type and range (the configuration engine,
+// config/schema.h, as duo-train's); unknown keys are errors, so a typo never silently falls back
+// to a default.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -70,12 +71,17 @@ struct PretrainConfig {
     uint64_t seed = 1234;  // a different stream from training's
   } eval;
 
-  // Reads a YAML file (sections model, data, train, eval; any key may be left out).
+  // Reads a YAML file (sections model, data, train, eval; any key may be left out). Errors name
+  // the file, the line and the key: "a.yaml:3: model.hiden: unknown key; model has ...".
   static PretrainConfig load(const std::filesystem::path& file);
-  // "section.key=value" (value in YAML syntax, lists too); then the whole config is re-checked.
+  // "section.key=value" (value in YAML syntax, lists too; a text key takes an unquoted value
+  // literally); then the whole config is re-checked.
   void apply_overrides(const std::vector<std::string>& assignments);
   std::string to_yaml() const;
   void validate() const;  // relations between keys; ranges are checked as keys are read
+
+ private:
+  void validate_as(const std::string& source) const;
 };
 
 }  // namespace duo

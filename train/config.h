@@ -10,14 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "data/synth/reference_format.h"
-#include "model/streaming_window.h"
+#include "model/config_sections.h"
+#include "synth/data_config.h"
 
 namespace duo {
 
-enum class Dtype { bf16, fp16, fp32 };
-enum class DeviceChoice { automatic, cpu, cuda };  // "auto" | "cpu" | "cuda"
-enum class HaystackFormat { text, jsonl };
 // paper: the gated path recomputes full attention from its own Q/K/V (the paper's formula).
 // reference: the gated path reuses the frozen reference pass's full-attention output, detached
 // (mit-han-lab/duo-attention's shortcut).
@@ -26,53 +23,19 @@ enum class GateMode { paper, reference };
 // backward (the least memory); automatic ("auto") = on a GPU, the layers its memory can hold
 // keep their activations instead (train/checkpoint_plan.h measures how many).
 enum class CheckpointedLayers { all, automatic };
-// streaming.granularity (model/streaming_window.h): token = an exact sink + recent token mask;
-// block = the reference's block-sparse mask, which rounds sink and recent to whole blocks of
-// block_size tokens.
 
+// The sections: model and streaming are core/model's (model/config_sections.h), data is
+// data/synth's (synth/data_config.h), gates, optim and run are duo-train's own.
 struct TrainConfig {
-  struct Model {
-    std::string path;  // Hugging Face checkpoint directory; may come from --model instead
-    Dtype dtype = Dtype::bf16;
-    DeviceChoice device = DeviceChoice::automatic;
-    bool random_config = false;  // build the model from path/config.json with random weights
-    uint64_t seed = 42;          // for random weights
-    bool operator==(const Model&) const = default;
-  } model;
+  using Model = ModelSection;
+  Model model;
 
-  struct Data {
-    std::vector<std::string> haystack;  // text files; empty: the system's KJV Bible text
-    HaystackFormat format = HaystackFormat::text;
-    std::string jsonl_field = "text";
-    std::string tokenizer;  // tokenizer directory; empty: model.path
-    uint64_t seed = 42;     // passkeys, depths and the order of context lengths
-    int64_t num_passkeys = 10;
-    int64_t passkey_words = 32;
-    std::vector<std::string> word_list = synth::reference::nato_alphabet();
-    double depth_min = 0.05;
-    double depth_max = 0.95;
-    // Depths are drawn without replacement from linspace(depth_min, depth_max, depth_count).
-    int64_t depth_count = 1000;
-    // Whole-sample lengths. The reference's linspace(1000, 32000, 50) counts haystack tokens only;
-    // its 10 passkeys of 32 words and questions add about 1,600 more, so its shortest samples
-    // have about 2,600 tokens, which is where duo's (exact) lengths start.
-    int64_t context_min = 2600;
-    int64_t context_max = 32000;
-    int64_t context_count = 50;
-    bool shuffle = true;  // visit the context lengths in a fresh random order every epoch
-    // The sample is: [BOS] prefix, haystack with needles, suffix, then per passkey
-    // question + answer_prefix, the passkey, separator. A needle is
-    // separator + needle + passkey + separator. "{ordinal}" becomes first, second, ...;
-    // "{index}" becomes 1, 2, ...
-    // Defaults: the reference's sentences (data/synth/reference_format.h).
-    std::string prefix{synth::reference::prefix};
-    std::string suffix{synth::reference::suffix};
-    std::string separator{synth::reference::separator};
-    std::string needle{synth::reference::needle};
-    std::string question{synth::reference::question};
-    std::string answer_prefix{synth::reference::answer_prefix};
-    bool operator==(const Data&) const = default;
-  } data;
+  // The synthetic passkey samples (and the tokenizer). Whole-sample lengths: the reference's
+  // linspace(1000, 32000, 50) counts haystack tokens only; its 10 passkeys of 32 words and
+  // questions add about 1,600 more, so its shortest samples have about 2,600 tokens, which is
+  // where duo's (exact) lengths start.
+  using Data = synth::DataConfig;
+  Data data;
 
   struct Gates {
     double init = 1.0;
@@ -80,8 +43,10 @@ struct TrainConfig {
     bool operator==(const Gates&) const = default;
   } gates;
 
-  // The training window; the reference's defaults (128 + 256 in 128-token blocks).
-  StreamingWindow streaming{128, 256, StreamingGranularity::block, 128};
+  // The training window (streaming.granularity: token = an exact sink + recent token mask; block =
+  // the reference's block-sparse mask, which rounds sink and recent to whole blocks of block_size
+  // tokens); the reference's defaults (128 + 256 in 128-token blocks).
+  StreamingWindow streaming = kTrainingWindow;
 
   struct Optim {
     double lr = 0.02;
@@ -144,11 +109,7 @@ struct TrainConfig {
   void validate_as(const std::string& source) const;
 };
 
-std::string_view to_string(Dtype);
-std::string_view to_string(DeviceChoice);
-std::string_view to_string(HaystackFormat);
 std::string_view to_string(GateMode);
 std::string_view to_string(CheckpointedLayers);
-std::string_view to_string(StreamingGranularity);
 
 }  // namespace duo

@@ -24,7 +24,6 @@
 #include "model/model_config.h"
 #include "model/model_memory.h"
 #include "synth/passkey.h"
-#include "synth/passkey_from_config.h"
 #include "tokenizer/tokenizer.h"
 #include "train_state.h"
 #include "util/error.h"
@@ -145,7 +144,7 @@ int train(const TrainConfig& config, bool resume, const std::string& config_sour
   const LlamaModel model = load_model(config, dtype, device);
   const ModelConfig& shape = model.config();
   const Tokenizer tokenizer = Tokenizer::from_dir(config.tokenizer_dir());
-  const synth::PasskeyGenerator data(synth::passkey_config(config), tokenizer);
+  const synth::PasskeyGenerator data(config.data, tokenizer);
   // Printed once everything it names has loaded, so a bad path gives just its one error line.
   if (!resume) std::cerr << "duo-train: resolved configuration\n" << config.to_yaml() << "\n";
 

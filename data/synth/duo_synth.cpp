@@ -21,12 +21,31 @@
 #include <string>
 #include <vector>
 
+#include "config/schema.h"
+#include "synth/data_config.h"
 #include "synth/eval_task.h"
-#include "synth/passkey_from_config.h"
-#include "train/config.h"
 #include "util/error.h"
 
 namespace {
+
+// What duo-synth reads of a training configuration (configs/*.yaml, a run's config.yaml): the
+// data section and model.path, the tokenizer's default. duo-train's other sections (and model's
+// other keys) are its own: a file may hold them, unchecked here.
+struct SynthConfig {
+  std::string model_path;
+  duo::synth::DataConfig data;
+
+  std::filesystem::path tokenizer_dir() const { return duo::synth::tokenizer_dir(data, model_path); }
+};
+
+duo::config::Schema schema(SynthConfig& c) {
+  using namespace duo::config;
+  Schema s;
+  s.add({"model", {text("path", c.model_path, Empty::allowed)}, /*open=*/true});
+  s.add(duo::synth::data_section(c.data));
+  for (const char* other : {"gates", "streaming", "optim", "run"}) s.pass_over(other);
+  return s;
+}
 
 struct Options {
   std::string config_file, tokenizer, format, jsonl_field, color = "auto", task;
@@ -41,8 +60,13 @@ struct Options {
 };
 
 // Flags are applied as --set overrides, so they get the config's checks and messages.
-duo::TrainConfig resolve_config(const Options& o) {
-  duo::TrainConfig c = o.config_file.empty() ? duo::TrainConfig() : duo::TrainConfig::load(o.config_file);
+SynthConfig resolve_config(const Options& o) {
+  SynthConfig c;
+  const duo::config::Schema keys = schema(c);
+  if (!o.config_file.empty()) {
+    keys.load(o.config_file);
+    duo::synth::check_data(c.data, {o.config_file});
+  }
   std::vector<std::string> sets = o.sets;
   const auto set = [&](const std::string& key, const std::string& value) { sets.push_back(key + "=" + value); };
   if (!o.tokenizer.empty()) set("data.tokenizer", o.tokenizer);
@@ -61,7 +85,8 @@ duo::TrainConfig resolve_config(const Options& o) {
   if (o.context_count) set("data.context_count", std::to_string(*o.context_count));
   // A --length longer than the config's lengths still needs that much haystack tokenized.
   if (o.length && *o.length > c.data.context_max) set("data.context_max", std::to_string(*o.length));
-  c.apply_overrides(sets);
+  for (const std::string& assignment : sets) keys.set(assignment);
+  if (!sets.empty()) duo::synth::check_data(c.data, {"the configuration after --set"});
   if (c.tokenizer_dir().empty())
     throw duo::Error("no tokenizer: name one with --tokenizer DIR, or a config whose model.path or "
                      "data.tokenizer is set");
@@ -115,11 +140,11 @@ void print_eval_json(const duo::synth::EvalSample& s) {
 }
 
 // --task: evaluation samples from the config's tokenizer and haystack and the flags.
-int print_eval_samples(const Options& o, const duo::TrainConfig& config) {
+int print_eval_samples(const Options& o, const SynthConfig& config) {
   if (!o.length) throw duo::Error("--task needs --length (the prompt's tokens)");
   duo::synth::EvalConfig e;
   e.task = o.task;
-  e.haystack = duo::synth::passkey_config(config).haystack;
+  e.haystack = config.data.haystack;
   e.seed = o.seed.value_or(42);
   e.depth = o.depth;
   if (o.instructions) e.num_instructions = *o.instructions;
@@ -213,10 +238,9 @@ int main(int argc, char** argv) {
       for (const std::string& name : duo::synth::eval_task_names()) std::cout << name << "\n";
       return 0;
     }
-    const duo::TrainConfig config = resolve_config(o);
+    const SynthConfig config = resolve_config(o);
     if (!o.task.empty()) return print_eval_samples(o, config);
-    const duo::synth::PasskeyGenerator gen(duo::synth::passkey_config(config),
-                                           duo::Tokenizer::from_dir(config.tokenizer_dir()));
+    const duo::synth::PasskeyGenerator gen(config.data, duo::Tokenizer::from_dir(config.tokenizer_dir()));
     if (o.list_lengths) {
       std::cout << "context lengths:";
       for (int64_t l : gen.context_lengths()) std::cout << " " << l;

@@ -166,9 +166,20 @@ TEST(AttentionCommand, BadInputsGiveOneClearErrorEach) {
   const fs::path missing_config = dir / "no_such_config.yaml";
   expect_one_error(analyze("--config " + arg(missing_config) + " --out " + arg(out)), missing_config.string());
 
+  // A bad key of a section this command reads; duo-train's own sections (gates, optim, run) it
+  // passes over, unchecked.
   const fs::path bad_key = dir / "bad_key.yaml";
-  std::ofstream(bad_key) << config_yaml(kModel, dir / "haystack.txt") << "optim:\n  lr: fast\n";
-  expect_one_error(analyze("--config " + arg(bad_key) + " --out " + arg(out)), "optim.lr");
+  std::ofstream(bad_key) << config_yaml(kModel, dir / "haystack.txt") << "  recnt: 40\n";
+  expect_one_error(analyze("--config " + arg(bad_key) + " --out " + arg(out)),
+                   bad_key.string() + ":23: streaming.recnt: unknown key; streaming has sink, recent, granularity, "
+                   "block_size; did you mean recent?");
+  const fs::path bad_value = dir / "bad_value.yaml";
+  std::ofstream(bad_value) << config_yaml(kModel, dir / "haystack.txt") << "optim:\n  lr: fast\n";
+  expect_one_error(analyze("--config " + arg(bad_value) + " --out " + arg(out) + " --set data.num_passkeys=0"),
+                   "--set data.num_passkeys=0: data.num_passkeys: expected an integer in [1, 10000], got 0");
+  expect_one_error(analyze(config + " --set optim.lr=1"),
+                   "--set optim.lr=1: optim.lr: not read here (optim is another program's section; the sections "
+                   "read here are model, data, streaming)");
 
   const fs::path not_yaml = dir / "not_yaml.yaml";
   std::ofstream(not_yaml) << "model: [unclosed\n";

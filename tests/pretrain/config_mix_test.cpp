@@ -40,7 +40,7 @@ TEST(PretrainConfig, ErrorsNameFileLineAndKey) {
   const auto dir = test::scratch_dir();
   test::spit(dir / "a.yaml", "model:\n  hidden_size: 64\n  hiden: 3\n");
   std::string e = error_of([&] { PretrainConfig::load(dir / "a.yaml"); });
-  EXPECT_NE(e.find("a.yaml:3: model.hiden: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("a.yaml:3: model.hiden: unknown key; model has hidden_size, intermediate_size"), std::string::npos) << e;
   test::spit(dir / "b.yaml", "train:\n  lr: fast\n");
   e = error_of([&] { PretrainConfig::load(dir / "b.yaml"); });
   EXPECT_NE(e.find("b.yaml:2: train.lr: expected a number"), std::string::npos) << e;
@@ -60,18 +60,42 @@ TEST(PretrainConfig, ErrorsNameFileLineAndKey) {
   EXPECT_NE(e.find("f.yaml:2: expected a key name, got a mapping"), std::string::npos) << e;
   test::spit(dir / "g.yaml", "train:\n  seed: 1e300\n");
   e = error_of([&] { PretrainConfig::load(dir / "g.yaml"); });
-  EXPECT_NE(e.find("train.seed: expected an integer in [0, 9.0072e+15], got 1e300"), std::string::npos) << e;
+  EXPECT_NE(e.find("g.yaml:2: train.seed: expected an integer in [0, 18446744073709551615], got '1e300'"), std::string::npos) << e;
+  // Integers are read exactly (as integers, not through a double): the largest seed and no more.
+  test::spit(dir / "g2.yaml", "train:\n  seed: 18446744073709551615\neval:\n  seed: 18446744073709551616\n");
+  e = error_of([&] { PretrainConfig::load(dir / "g2.yaml"); });
+  EXPECT_NE(e.find("g2.yaml:4: eval.seed: expected an integer in [0, 18446744073709551615], got 18446744073709551616"),
+            std::string::npos) << e;
   // Strings must be UTF-8: a raw byte, and the escape \N that yaml-cpp turns into the byte 0x85.
   test::spit(dir / "h.yaml", "model:\n  tokenizer: \"tok\\N\"\n");
   e = error_of([&] { PretrainConfig::load(dir / "h.yaml"); });
   EXPECT_NE(e.find("h.yaml:2: model.tokenizer: expected a string, got text that is not UTF-8"), std::string::npos) << e;
   test::spit(dir / "i.yaml", "data:\n  haystack_files: [\"a\xff.txt\"]\n");
   e = error_of([&] { PretrainConfig::load(dir / "i.yaml"); });
-  EXPECT_NE(e.find("data.haystack_files: expected a string, got text that is not UTF-8"), std::string::npos) << e;
+  EXPECT_NE(e.find("i.yaml: not UTF-8 (invalid byte at offset 27)"), std::string::npos) << e;
+  test::spit(dir / "i2.yaml", "data:\n  haystack_files: [\"a.txt\", \"b\\_.txt\"]\n");
+  e = error_of([&] { PretrainConfig::load(dir / "i2.yaml"); });
+  EXPECT_NE(e.find("i2.yaml:2: data.haystack_files[1]: expected a non-empty string, got text that is not UTF-8"),
+            std::string::npos) << e;
+  // What the configuration engine (config/schema.h) gives every schema: a key said twice, the
+  // nearest key name, an empty file meaning the defaults.
+  test::spit(dir / "j.yaml", "train:\n  steps: 3\n  steps: 4\n");
+  e = error_of([&] { PretrainConfig::load(dir / "j.yaml"); });
+  EXPECT_NE(e.find("j.yaml:3: train.steps: given twice"), std::string::npos) << e;
+  test::spit(dir / "k.yaml", "evaluation:\n  samples: 3\n");
+  e = error_of([&] { PretrainConfig::load(dir / "k.yaml"); });
+  EXPECT_NE(e.find("k.yaml:1: evaluation: unknown key; the sections are model, data, train, eval"), std::string::npos) << e;
+  test::spit(dir / "l.yaml", "");
+  EXPECT_EQ(PretrainConfig::load(dir / "l.yaml").to_yaml(), PretrainConfig().to_yaml());
 
   PretrainConfig c;
   e = error_of([&] { c.apply_overrides({"train.stepz=3"}); });
-  EXPECT_NE(e.find("--set: train.stepz: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("--set train.stepz=3: train.stepz: unknown key; train has device, "), std::string::npos) << e;
+  EXPECT_NE(e.find("; did you mean steps?"), std::string::npos) << e;
+  e = error_of([&] { c.apply_overrides({"model.num_heads=7"}); });
+  EXPECT_NE(e.find("the configuration after --set: model.num_heads: must be a multiple of model.num_kv_heads"),
+            std::string::npos) << e;
+  c = PretrainConfig();
   c.apply_overrides({"eval.lengths=[512, 1024]", "train.steps=7"});
   EXPECT_EQ(c.eval.lengths, (std::vector<int64_t>{512, 1024}));
   EXPECT_EQ(c.train.steps, 7);

@@ -126,7 +126,7 @@ TEST(DuoPretrain, BadConfigurationExitsOneWithOneLine) {
   const fs::path dir = test::scratch_dir();
   const auto r = test::run_command(pretrain_command(dir, "--set train.lr=-1 --out " + (dir / "out").string()), dir);
   EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.err.rfind("duo-pretrain: error: --set: train.lr: expected a number in [0, 10], got -1", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.rfind("duo-pretrain: error: --set train.lr=-1: train.lr: expected a number in [0.0, 10.0], got -1", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "synth/passkey.h"
-#include "synth/passkey_from_config.h"
+#include "synth/data_config.h"
 #include "synth/kjv_bible.h"
 #include "synth_test_util.h"
 #include "util/error.h"
@@ -272,17 +272,20 @@ TEST(PasskeyGenerator, ErrorsNameTheProblem) {
   EXPECT_CONTAINS(error_of([&] { PasskeyGenerator(config, tok); }), "the word list is empty");
 }
 
-TEST(PasskeyFromConfig, MapsEveryDataKey) {
-  EXPECT_EQ(duo::synth::passkey_config(duo::TrainConfig()), PasskeyConfig())
-      << "the training config's data defaults and the generator's defaults agree";
-  duo::TrainConfig t;
-  t.apply_overrides({"data.haystack=[a.jsonl]", "data.format=jsonl", "data.jsonl_field=body",
+// The data section of a configuration (synth/data_config.h): every key lands in the generator's
+// config, and the section writes and reads back as itself.
+TEST(DataConfig, EveryKeyReachesTheGenerator) {
+  duo::synth::DataConfig t;
+  const duo::config::Schema schema = duo::config::Schema().add(duo::synth::data_section(t));
+  for (const char* assignment : {"data.haystack=[a.jsonl]", "data.format=jsonl", "data.jsonl_field=body",
                      "data.seed=9", "data.num_passkeys=3", "data.passkey_words=4",
                      "data.word_list=[x, y]", "data.depth_min=0.2", "data.depth_max=0.7",
                      "data.depth_count=30", "data.context_min=100", "data.context_max=900",
                      "data.context_count=4", "data.shuffle=false", "data.prefix=P",
                      "data.suffix=S", "data.separator=|", "data.needle=N{index}",
-                     "data.question=Q{index}", "data.answer_prefix=A"});
+                     "data.question=Q{index}", "data.answer_prefix=A", "data.tokenizer=tok"})
+    schema.set(assignment);
+  EXPECT_NO_THROW(duo::synth::check_data(t, {"test"}));
   PasskeyConfig expected;
   expected.haystack = {{"a.jsonl"}, duo::synth::HaystackFormat::jsonl, "body"};
   expected.seed = 9;
@@ -302,5 +305,34 @@ TEST(PasskeyFromConfig, MapsEveryDataKey) {
   expected.needle = "N{index}";
   expected.question = "Q{index}";
   expected.answer_prefix = "A";
-  EXPECT_EQ(duo::synth::passkey_config(t), expected);
+  EXPECT_EQ(static_cast<const PasskeyConfig&>(t), expected);
+  EXPECT_EQ(t.tokenizer, "tok");
+  EXPECT_EQ(duo::synth::tokenizer_dir(t, "model"), "tok");
+  EXPECT_EQ(duo::synth::tokenizer_dir(duo::synth::DataConfig(), "model"), "model");
+
+  duo::synth::DataConfig back;
+  duo::config::Schema().add(duo::synth::data_section(back)).parse(schema.to_yaml(), "to_yaml");
+  EXPECT_EQ(back, t);
+}
+
+TEST(DataConfig, ChecksBetweenKeys) {
+  duo::synth::DataConfig d;
+  d.depth_min = 0.9;
+  d.depth_max = 0.5;
+  EXPECT_CONTAINS(error_of([&] { duo::synth::check_data(d, {"f.yaml"}); }),
+                  "f.yaml: data.depth_min: must not exceed data.depth_max (0.9 > 0.5)");
+  d = {};
+  d.context_count = 1;
+  EXPECT_CONTAINS(error_of([&] { duo::synth::check_data(d, {"f.yaml"}); }),
+                  "data.context_count: is 1, so data.context_min and data.context_max must be equal");
+  d = {};
+  d.depth_count = 3;
+  EXPECT_CONTAINS(error_of([&] { duo::synth::check_data(d, {"f.yaml"}); }),
+                  "data.num_passkeys: each passkey needs its own depth, but data.depth_count is 3");
+  d = {};
+  d.question = "which passkey?";
+  EXPECT_CONTAINS(error_of([&] { duo::synth::check_data(d, {"f.yaml"}); }),
+                  "data.question: must name the passkey with {ordinal} or {index}");
+  d.num_passkeys = 1;
+  EXPECT_NO_THROW(duo::synth::check_data(d, {"f.yaml"}));
 }

@@ -122,7 +122,7 @@ TEST(TrainConfig, UnknownKeyNamesFileLineAndKeyPath) {
 TEST(TrainConfig, UnknownSectionIsAnError) {
   const std::string e = load_error("section.yaml", "optimizer:\n  lr: 0.01\n");
   EXPECT_CONTAINS(e, "section.yaml:1: optimizer: unknown key");
-  EXPECT_CONTAINS(e, "the sections are model, data, gates, streaming, optim, run");
+  EXPECT_CONTAINS(e, "the sections are model, data, gates, streaming, optim, run; did you mean optim?");
 }
 
 TEST(TrainConfig, WrongTypesNameWhatWasExpected) {
@@ -133,7 +133,7 @@ TEST(TrainConfig, WrongTypesNameWhatWasExpected) {
   EXPECT_CONTAINS(load_error("t3.yaml", "run:\n  activation_checkpointing: maybe\n"),
                   "run.activation_checkpointing: expected true or false, got 'maybe'");
   EXPECT_CONTAINS(load_error("t4.yaml", "data:\n  haystack: book.txt\n"),
-                  "data.haystack: expected a list of strings, got 'book.txt'");
+                  "data.haystack: expected a list of paths, got 'book.txt'");
   EXPECT_CONTAINS(load_error("t5.yaml", "data:\n  word_list: [a, [b]]\n"),
                   "data.word_list[1]: expected a non-empty string, got a list");
   EXPECT_CONTAINS(load_error("t6.yaml", "model:\n  dtype: bf17\n"),
@@ -257,9 +257,9 @@ TEST(TrainConfig, ToYamlRoundTripsEveryKey) {
   c.model.device = duo::DeviceChoice::cuda;
   c.model.random_config = true;
   c.model.seed = 18446744073709551615ull;
-  c.data.haystack = {"a.jsonl", "b c.jsonl"};
-  c.data.format = duo::HaystackFormat::jsonl;
-  c.data.jsonl_field = "content";
+  c.data.haystack.files = {"a.jsonl", "b c.jsonl"};
+  c.data.haystack.format = duo::synth::HaystackFormat::jsonl;
+  c.data.haystack.jsonl_field = "content";
   c.data.tokenizer = "true";  // a string that reads as a boolean when not quoted
   c.data.seed = 7;
   c.data.num_passkeys = 3;

@@ -74,6 +74,16 @@ TEST(DuoTrain, TrainsTinyModelAndWritesAHistoryH5pyReads) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_TRUE(fs::exists(out / "config.yaml"));
   EXPECT_TRUE(fs::exists(out / "checkpoint.pt"));
+  // The run's recorded configuration holds every section of duo-train's; the programs that read
+  // only some of them (the data section, defined in data/synth; model and streaming) pass over
+  // the rest.
+  auto synth = run(env("DUO_BIN_DIR") + "/duo-synth --config " + (out / "config.yaml").string() + " --lengths");
+  EXPECT_EQ(synth.exit_code, 0) << synth.output;
+  EXPECT_NE(synth.output.find("context lengths: 768 "), std::string::npos) << synth.output;
+  auto attention = run(env("DUO_BIN_DIR") + "/duo-analyze attention --gates " + (out / "history.h5").string() +
+                       " --out " + (out / "attention").string() + " --samples 1 --lengths 768");
+  EXPECT_EQ(attention.exit_code, 0) << attention.output;
+  EXPECT_TRUE(fs::exists(out / "attention" / "attention_scores.json")) << attention.output;
 }
 
 TEST(DuoTrain, KilledAndResumedRunEqualsAnUninterruptedRun) {
