@@ -64,9 +64,9 @@ void write_sweep_h5(const std::filesystem::path& path, const std::vector<SweepRo
   std::string image;
   {
     h5::Id file = h5::create_memory_file(path);
-    h5::write_attr(file.get(), "format", std::string("duo-sweep-results"), path);
+    h5::write_vlen_string_attr(file.get(), "format", "duo-sweep-results", path);
     h5::write_attr(file.get(), "schema_version", kSweepH5SchemaVersion, path);
-    h5::write_attr(file.get(), "sweep_config", config_json, path);
+    h5::write_vlen_string_attr(file.get(), "sweep_config", config_json, path);
 
     const hid_t f = file.get(), i64 = H5T_NATIVE_INT64, f64 = H5T_NATIVE_DOUBLE;
     write_text_column(f, "task", rows, [](const SweepRow& r) { return r.task; }, path);

@@ -116,23 +116,45 @@ def reference_dir():
 
 def gate_history():
     # As core/history/history_layout.cpp writes it (docs/history-schema.md): 2 layers, 2 KV heads.
-    path = CORPUS / "gate_history" / "three-steps.h5"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Schema 2 in HDF5's 1.10 file format (checksummed metadata, read by libhdf5) with fixed-length
+    # UTF-8 string attributes, NUL-terminated, all 12 kept in the root's object header; schema 1
+    # in the earliest format with the variable-length strings an older duo wrote (read by duo's
+    # own decoder, core/history/legacy_file.h).
     rows, layers, kv = 3, 2, 2
-    with h5py.File(path, "w", libver="latest") as f:
-        for k, v in {"format": "duo-gate-history", "toolkit_version": "0.1.0", "config_yaml": "run: {steps: 3}\n",
-                     "model_name": "models/tiny", "architecture": "LlamaForCausalLM"}.items():
-            f.attrs[k] = v
-        for k, v in {"schema_version": 1, "num_layers": layers, "num_heads": 4, "num_kv_heads": kv, "head_dim": 16,
-                     "sink": 64, "recent": 256}.items():
-            f.attrs[k] = np.int64(v)
-        def column(name, data):
-            f.create_dataset(name, data=data, maxshape=(None,) + data.shape[1:], chunks=(64,) + data.shape[1:])
-        column("step", np.arange(rows, dtype=np.int64))
-        column("gates", np.linspace(0, 1, rows * layers * kv, dtype=np.float32).reshape(rows, layers, kv))
-        for name in ("loss/total", "loss/distill", "loss/reg", "lr", "wall_time"):
-            column(name, np.linspace(0.5, 1.5, rows))
-        column("tokens", np.full(rows, 1024, dtype=np.int64))
+    strings = {"format": "duo-gate-history", "toolkit_version": "0.1.0", "config_yaml": "run: {steps: 3}\n",
+               "model_name": "models/tiny", "architecture": "LlamaForCausalLM"}
+    for name, schema in (("three-steps.h5", 2), ("schema1-three-steps.h5", 1)):
+        path = CORPUS / "gate_history" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+        fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+        if schema == 2:
+            fcpl.set_attr_phase_change(16, 16)
+            fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_V110)
+        else:
+            fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)
+        with h5py.File(h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)) as f:
+            for k, v in strings.items():
+                if schema == 1:
+                    f.attrs[k] = v
+                    continue
+                data = v.encode()
+                tid = h5py.h5t.C_S1.copy()
+                tid.set_size(len(data) + 1)
+                tid.set_strpad(h5py.h5t.STR_NULLTERM)
+                tid.set_cset(h5py.h5t.CSET_UTF8)
+                attr = h5py.h5a.create(f.id, k.encode(), tid, h5py.h5s.create(h5py.h5s.SCALAR))
+                attr.write(np.array(data, dtype=f"S{len(data) + 1}"), mtype=tid)
+            for k, v in {"schema_version": schema, "num_layers": layers, "num_heads": 4, "num_kv_heads": kv,
+                         "head_dim": 16, "sink": 64, "recent": 256}.items():
+                f.attrs[k] = np.int64(v)
+            def column(name, data):
+                f.create_dataset(name, data=data, maxshape=(None,) + data.shape[1:], chunks=(64,) + data.shape[1:])
+            column("step", np.arange(rows, dtype=np.int64))
+            column("gates", np.linspace(0, 1, rows * layers * kv, dtype=np.float32).reshape(rows, layers, kv))
+            for name in ("loss/total", "loss/distill", "loss/reg", "lr", "wall_time"):
+                column(name, np.linspace(0.5, 1.5, rows))
+            column("tokens", np.full(rows, 1024, dtype=np.int64))
 
 
 def haystack_jsonl():

@@ -1,6 +1,7 @@
 // HDF5 helpers: id ownership, error translation, scalar attributes.
 #include "history/hdf5_util.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "util/error.h"
@@ -47,12 +48,68 @@ void check_status(herr_t status, const std::filesystem::path& path, const std::s
   check(static_cast<hid_t>(status), path, what);
 }
 
-Id create_memory_file(const std::filesystem::path& path) {
+Id create_memory_file(const std::filesystem::path& path, bool checksummed, unsigned compact_attributes) {
   Id fapl(check(H5Pcreate(H5P_FILE_ACCESS), path, "cannot create file access properties"));
   // Grows in steps of 1 MiB; backing_store = false: nothing is written to `path`.
   check_status(H5Pset_fapl_core(fapl.get(), size_t{1} << 20, false), path, "cannot use the in-memory file driver");
-  return Id(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), path, "cannot create file"));
+  Id fcpl(check(H5Pcreate(H5P_FILE_CREATE), path, "cannot create file creation properties"));
+  if (checksummed) {
+    check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), path,
+                 "cannot select the HDF5 1.10 file format");
+    check_status(H5Pset_attr_phase_change(fcpl.get(), compact_attributes, compact_attributes), path,
+                 "cannot keep the attributes compact");
+  }
+  return Id(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), path, "cannot create file"));
 }
+
+namespace {
+
+// Bob Jenkins' lookup3 hash ("hashlittle", byte by byte), the checksum of HDF5's metadata.
+uint32_t lookup3(const unsigned char* k, size_t length, uint32_t initval) {
+  const auto rot = [](uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
+  uint32_t a, b, c;
+  a = b = c = 0xdeadbeef + static_cast<uint32_t>(length) + initval;
+  const auto word = [&](size_t at, size_t n) {
+    uint32_t w = 0;
+    for (size_t i = 0; i < n; ++i) w |= uint32_t{k[at + i]} << (8 * i);
+    return w;
+  };
+  for (; length > 12; length -= 12, k += 12) {
+    a += word(0, 4), b += word(4, 4), c += word(8, 4);
+    a -= c, a ^= rot(c, 4), c += b;
+    b -= a, b ^= rot(a, 6), a += c;
+    c -= b, c ^= rot(b, 8), b += a;
+    a -= c, a ^= rot(c, 16), c += b;
+    b -= a, b ^= rot(a, 19), a += c;
+    c -= b, c ^= rot(b, 4), b += a;
+  }
+  if (length == 0) return c;
+  a += word(0, std::min<size_t>(length, 4));
+  if (length > 4) b += word(4, std::min<size_t>(length - 4, 4));
+  if (length > 8) c += word(8, length - 8);
+  c ^= b, c -= rot(b, 14);
+  a ^= c, a -= rot(c, 11);
+  b ^= a, b -= rot(a, 25);
+  c ^= b, c -= rot(b, 16);
+  a ^= c, a -= rot(c, 4);
+  b ^= a, b -= rot(a, 14);
+  c ^= b, c -= rot(b, 24);
+  return c;
+}
+
+// HDF5 1.10.8 clears the superblock's status flags ("open for writing") in the image
+// H5Fget_file_image returns but keeps the checksum computed with them set, so a superblock of
+// version 2 or 3 would fail its check when the file is opened (fixed in later HDF5 releases):
+// recompute it over the superblock's 12 fixed bytes and four addresses.
+void fix_superblock_checksum(std::string& image) {
+  if (image.size() < 12 || static_cast<unsigned char>(image[8]) < 2) return;
+  const size_t covered = 12 + 4 * static_cast<size_t>(static_cast<unsigned char>(image[9]));
+  if (image.size() < covered + 4) return;
+  const uint32_t sum = lookup3(reinterpret_cast<const unsigned char*>(image.data()), covered, 0);
+  for (int i = 0; i < 4; ++i) image[covered + i] = static_cast<char>((sum >> (8 * i)) & 0xff);
+}
+
+}  // namespace
 
 std::string finish_memory_file(Id file, const std::filesystem::path& path) {
   check_status(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path, "cannot finish file");
@@ -61,22 +118,38 @@ std::string finish_memory_file(Id file, const std::filesystem::path& path) {
   std::string image(static_cast<size_t>(size), '\0');
   if (H5Fget_file_image(file.get(), image.data(), image.size()) != size)
     check(-1, path, "cannot finish file");
+  fix_superblock_checksum(image);
   check_status(H5Fclose(file.release()), path, "cannot close file");
   return image;
 }
 
-void write_attr(hid_t obj, const char* name, const std::string& value,
-                const std::filesystem::path& path) {
-  // Variable-length UTF-8, so h5py returns a str rather than bytes.
+namespace {
+
+void write_string_attr(hid_t obj, const char* name, hid_t type, const void* data, const std::filesystem::path& path) {
+  check_status(H5Tset_cset(type, H5T_CSET_UTF8), path, "cannot create string type");
+  Id space(check(H5Screate(H5S_SCALAR), path, "cannot create scalar dataspace"));
+  Id attr(check(H5Acreate2(obj, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT), path,
+                std::string("cannot create attribute ") + name));
+  check_status(H5Awrite(attr.get(), type, data), path, std::string("cannot write attribute ") + name);
+}
+
+}  // namespace
+
+void write_attr(hid_t obj, const char* name, const std::string& value, const std::filesystem::path& path) {
+  if (value.find('\0') != std::string::npos)
+    throw Error(path, std::string("attribute '") + name + "' cannot be written: its value holds a NUL byte");
+  Id type(check(H5Tcopy(H5T_C_S1), path, "cannot create string type"));
+  check_status(H5Tset_size(type.get(), value.size() + 1), path, "cannot create string type");
+  check_status(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), path, "cannot create string type");
+  write_string_attr(obj, name, type.get(), value.c_str(), path);
+}
+
+void write_vlen_string_attr(hid_t obj, const char* name, const std::string& value,
+                            const std::filesystem::path& path) {
   Id type(check(H5Tcopy(H5T_C_S1), path, "cannot create string type"));
   check_status(H5Tset_size(type.get(), H5T_VARIABLE), path, "cannot create string type");
-  check_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), path, "cannot create string type");
-  Id space(check(H5Screate(H5S_SCALAR), path, "cannot create scalar dataspace"));
-  Id attr(check(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), path,
-                std::string("cannot create attribute ") + name));
   const char* text = value.c_str();
-  check_status(H5Awrite(attr.get(), type.get(), &text), path,
-               std::string("cannot write attribute ") + name);
+  write_string_attr(obj, name, type.get(), &text, path);
 }
 
 void write_attr(hid_t obj, const char* name, int64_t value, const std::filesystem::path& path) {
@@ -106,31 +179,38 @@ void check_one_stored_value(hid_t attr, const char* name, size_t value_size, con
 
 }  // namespace
 
-std::string read_string_attr(hid_t obj, const char* name, const std::filesystem::path& path) {
+namespace {
+
+Id open_string_attr(hid_t obj, const char* name, const std::filesystem::path& path, Id* ftype) {
   if (!has_attr(obj, name)) throw Error(path, std::string("missing attribute '") + name + "'");
   Id attr(check(H5Aopen(obj, name, H5P_DEFAULT), path, std::string("cannot open attribute ") + name));
-  Id ftype(check(H5Aget_type(attr.get()), path, std::string("cannot read attribute ") + name));
-  if (H5Tget_class(ftype.get()) != H5T_STRING)
+  *ftype = Id(check(H5Aget_type(attr.get()), path, std::string("cannot read attribute ") + name));
+  if (H5Tget_class(ftype->get()) != H5T_STRING)
     throw Error(path, std::string("attribute '") + name + "' is not a string");
-  const bool variable = H5Tis_variable_str(ftype.get()) > 0;
-  check_one_stored_value(attr.get(), name, variable ? 0 : H5Tget_size(ftype.get()), path);
-  if (variable) {
-    Id mtype(check(H5Tcopy(H5T_C_S1), path, "cannot create string type"));
-    H5Tset_size(mtype.get(), H5T_VARIABLE);
-    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
-    char* text = nullptr;
-    check_status(H5Aread(attr.get(), mtype.get(), &text), path,
-                 std::string("cannot read attribute ") + name);
-    std::string value = text ? text : "";
-    H5free_memory(text);
-    return value;
-  }
-  size_t size = H5Tget_size(ftype.get());
+  return attr;
+}
+
+}  // namespace
+
+bool is_vlen_string_attr(hid_t obj, const char* name, const std::filesystem::path& path) {
+  Id ftype;
+  Id attr = open_string_attr(obj, name, path, &ftype);
+  return H5Tis_variable_str(ftype.get()) > 0;
+}
+
+std::string read_string_attr(hid_t obj, const char* name, const std::filesystem::path& path) {
+  Id ftype;
+  Id attr = open_string_attr(obj, name, path, &ftype);
+  if (H5Tis_variable_str(ftype.get()) != 0)
+    throw Error(path, std::string("attribute '") + name + "' is a variable-length string, not the fixed-length one "
+                                                          "expected (corrupt file?)");
+  const size_t size = H5Tget_size(ftype.get());
+  check_one_stored_value(attr.get(), name, size, path);
   std::vector<char> buffer(size + 1, '\0');
   Id mtype(check(H5Tcopy(H5T_C_S1), path, "cannot create string type"));
-  H5Tset_size(mtype.get(), size + 1);
-  check_status(H5Aread(attr.get(), mtype.get(), buffer.data()), path,
-               std::string("cannot read attribute ") + name);
+  check_status(H5Tset_size(mtype.get(), size + 1), path, "cannot create string type");
+  check_status(H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get())), path, "cannot create string type");
+  check_status(H5Aread(attr.get(), mtype.get(), buffer.data()), path, std::string("cannot read attribute ") + name);
   return std::string(buffer.data());
 }
 

@@ -53,14 +53,30 @@ void check_status(herr_t status, const std::filesystem::path& path, const std::s
 // then hands finish_memory_file's bytes to write_text_file. HDF5 itself then never writes to the
 // disk: when a full disk or quota made its own close fail, it printed a two-line error, left the
 // file open and crashed (SIGSEGV) at library shutdown. `path` only names the file in messages.
-Id create_memory_file(const std::filesystem::path& path);
+// `checksummed`: in the HDF5 1.10 file format (superblock version 3, version-2 object headers,
+// extensible-array chunk indexes), whose metadata all carry checksums that HDF5 verifies before it
+// decodes them, with up to `compact_attributes` attributes kept in the root group's object header
+// (HDF5's default moves more than 8 into a separate heap); else in the earliest format.
+Id create_memory_file(const std::filesystem::path& path, bool checksummed = false, unsigned compact_attributes = 8);
 // Closes a file made by create_memory_file (every object in it must be closed already) and
 // returns its bytes: a complete HDF5 file, as H5Fcreate on the disk would have left it.
 std::string finish_memory_file(Id file, const std::filesystem::path& path);
 
+// A scalar fixed-length UTF-8 string: H5T_C_S1 of the value's bytes plus a terminating NUL
+// (H5T_STR_NULLTERM). Readers find it in the attribute itself; h5py returns it as bytes. A value
+// holding a NUL byte is refused (it would read back cut short).
 void write_attr(hid_t obj, const char* name, const std::string& value, const std::filesystem::path& path);
+// A scalar variable-length UTF-8 string, kept in HDF5's global heap (h5py returns it as str). Only
+// for files duo does not read back (the sweep's results.h5): read_string_attr refuses these.
+void write_vlen_string_attr(hid_t obj, const char* name, const std::string& value, const std::filesystem::path& path);
 void write_attr(hid_t obj, const char* name, int64_t value, const std::filesystem::path& path);
 bool has_attr(hid_t obj, const char* name);
+// Whether the attribute `name` is a variable-length string; throws duo::Error naming `path` when it
+// is missing or not a string.
+bool is_vlen_string_attr(hid_t obj, const char* name, const std::filesystem::path& path);
+// Reads a scalar fixed-length string attribute, up to its first NUL. A variable-length one is
+// refused without reading it: its bytes are in the global heap, which carries no checksum and
+// which libhdf5 1.10.8 reads without checks (crashes and hangs on damaged files).
 std::string read_string_attr(hid_t obj, const char* name, const std::filesystem::path& path);
 int64_t read_int_attr(hid_t obj, const char* name, const std::filesystem::path& path);
 

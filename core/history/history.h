@@ -7,8 +7,10 @@
 
 namespace duo {
 
-// Bumped whenever the layout changes in a way an older reader would misread.
-inline constexpr int64_t kHistorySchemaVersion = 1;
+// Bumped whenever the layout changes in a way an older reader would misread. 1: string attributes
+// variable-length (in HDF5's global heap); 2: fixed-length. Readers read both; writers write the
+// newest (a resumed schema-1 history is rewritten as schema 2).
+inline constexpr int64_t kHistorySchemaVersion = 2;
 // The root attribute "format" holds this, so a reader can tell our files from other HDF5 files.
 inline constexpr const char* kHistoryFormat = "duo-gate-history";
 

@@ -1,12 +1,18 @@
 // Writing and reading one complete gate-history file (docs/history-schema.md).
 #include "history/history_layout.h"
 
+#include <bit>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <type_traits>
 #include <cstdio>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "history/hdf5_util.h"
+#include "history/legacy_file.h"
 #include "model/streaming_window.h"
 #include "util/error.h"
 #include "util/text_file.h"
@@ -61,19 +67,13 @@ void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type
                      std::string("cannot write dataset '") + name + "'");
 }
 
-// Reads a dataset of `rows` rows of `row_size` values each, checking its shape.
-template <typename T>
-std::vector<T> read_dataset(hid_t file, const char* name, hid_t mem_type, int64_t rows, int64_t row_size,
-                            const std::filesystem::path& path) {
-  if (H5Lexists(file, name, H5P_DEFAULT) <= 0) throw Error(path, std::string("missing dataset '") + name + "'");
-  h5::Id dset(h5::check(H5Dopen2(file, name, H5P_DEFAULT), path, std::string("cannot open dataset '") + name + "'"));
-  h5::Id space(h5::check(H5Dget_space(dset.get()), path, std::string("cannot read dataset '") + name + "'"));
-  const int rank = H5Sget_simple_extent_ndims(space.get());
-  if (rank < 1) throw Error(path, std::string("dataset '") + name + "' has no step axis");
-  std::vector<hsize_t> dims(rank);
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+// Throws unless a dataset of dimensions `dims` holds `rows` rows (any number when negative) of
+// `row_size` values each.
+void check_shape(const char* name, const std::vector<uint64_t>& dims, int64_t rows, int64_t row_size,
+                 const std::filesystem::path& path) {
+  if (dims.empty()) throw Error(path, std::string("dataset '") + name + "' has no step axis");
   uint64_t inner = 1;
-  for (int i = 1; i < rank; ++i)
+  for (size_t i = 1; i < dims.size(); ++i)
     if (__builtin_mul_overflow(inner, dims[i], &inner)) inner = UINT64_MAX;
   if (inner != static_cast<uint64_t>(row_size))
     throw Error(path, std::string("dataset '") + name + "' has " + std::to_string(inner) +
@@ -81,22 +81,101 @@ std::vector<T> read_dataset(hid_t file, const char* name, hid_t mem_type, int64_
   if (rows >= 0 && dims[0] != static_cast<uint64_t>(rows))
     throw Error(path, std::string("dataset '") + name + "' has " + std::to_string(dims[0]) + " rows, 'step' has " +
                           std::to_string(rows));
-  // HDF5 reads chunks never written as fill values, so a damaged header can declare 2^60 rows in a
-  // small file: the values must be stored. Deflate, the strongest filter HDF5 ships, packs at
-  // most about 1032:1.
-  uint64_t bytes = 0;
-  const bool overflow = __builtin_mul_overflow(dims[0], inner * sizeof(T), &bytes);
-  h5::Id dcpl(h5::check(H5Dget_create_plist(dset.get()), path, std::string("cannot read dataset '") + name + "'"));
-  const uint64_t stored = H5Dget_storage_size(dset.get());
-  if (overflow || bytes > (H5Pget_nfilters(dcpl.get()) > 0 ? stored * 1032 : stored))
-    throw Error(path, std::string("dataset '") + name + "' declares " + std::to_string(dims[0]) + " rows but stores " +
-                          std::to_string(stored) + " bytes (truncated or corrupt file)");
-  std::vector<T> values(static_cast<size_t>(dims[0]) * static_cast<size_t>(row_size));
-  if (!values.empty())
-    h5::check_status(H5Dread(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path,
-                     std::string("cannot read dataset '") + name + "'");
-  return values;
 }
+
+template <typename T>
+hid_t memory_type();
+template <>
+hid_t memory_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <>
+hid_t memory_type<float>() { return H5T_NATIVE_FLOAT; }
+template <>
+hid_t memory_type<double>() { return H5T_NATIVE_DOUBLE; }
+
+// A history read by libhdf5: files in HDF5's 1.10 format (superblock version 3), whose metadata
+// libhdf5 verifies by checksum before decoding it. It holds fixed-length strings only:
+// variable-length ones are refused unread (their global heap carries no checksum).
+class Hdf5Source {
+ public:
+  explicit Hdf5Source(const std::filesystem::path& path)
+      : path_(path),
+        file_(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
+                        "cannot open as HDF5 (truncated or corrupt file?)")) {}
+
+  bool has_attr(const char* name) const { return h5::has_attr(file_.get(), name); }
+  int64_t int_attr(const char* name) const { return h5::read_int_attr(file_.get(), name, path_); }
+  std::string string_attr(const char* name, bool schema_1) const {
+    if (schema_1 && h5::is_vlen_string_attr(file_.get(), name, path_))
+      throw Error(path_, "a schema-1 history in HDF5's 1.10 file format, which duo never wrote it in: its "
+                         "variable-length strings are not read (their heap carries no checksum)");
+    return h5::read_string_attr(file_.get(), name, path_);
+  }
+
+  // A dataset of `rows` rows (any number when negative) of `row_size` values each.
+  template <typename T>
+  std::vector<T> dataset(const char* name, int64_t rows, int64_t row_size) const {
+    const hid_t file = file_.get();
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) throw Error(path_, std::string("missing dataset '") + name + "'");
+    h5::Id dset(h5::check(H5Dopen2(file, name, H5P_DEFAULT), path_, std::string("cannot open dataset '") + name + "'"));
+    h5::Id space(h5::check(H5Dget_space(dset.get()), path_, std::string("cannot read dataset '") + name + "'"));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    check_shape(name, std::vector<uint64_t>(dims.begin(), dims.end()), rows, row_size, path_);
+    // HDF5 reads chunks never written as fill values, so a damaged header can declare 2^60 rows in a
+    // small file: the values must be stored. Deflate, the strongest filter HDF5 ships, packs at
+    // most about 1032:1.
+    uint64_t bytes = 0;
+    const bool overflow = __builtin_mul_overflow(dims[0], static_cast<uint64_t>(row_size) * sizeof(T), &bytes);
+    h5::Id dcpl(h5::check(H5Dget_create_plist(dset.get()), path_, std::string("cannot read dataset '") + name + "'"));
+    const uint64_t stored = H5Dget_storage_size(dset.get());
+    if (overflow || bytes > (H5Pget_nfilters(dcpl.get()) > 0 ? stored * 1032 : stored))
+      throw Error(path_, std::string("dataset '") + name + "' declares " + std::to_string(dims[0]) +
+                             " rows but stores " + std::to_string(stored) + " bytes (truncated or corrupt file)");
+    std::vector<T> values(static_cast<size_t>(dims[0]) * static_cast<size_t>(row_size));
+    if (!values.empty())
+      h5::check_status(H5Dread(dset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path_,
+                       std::string("cannot read dataset '") + name + "'");
+    return values;
+  }
+
+ private:
+  std::filesystem::path path_;
+  h5::Id file_;
+};
+
+// A history in HDF5's earliest file format (superblock version 0 or 1, schema 1 as duo wrote it),
+// read by duo's own decoder: libhdf5 decodes that format's unchecksummed structures unchecked
+// (legacy_file.h). Variable-length strings are read in schema 1 only.
+class LegacySource {
+ public:
+  explicit LegacySource(const std::filesystem::path& path) : path_(path), file_(path) {}
+
+  bool has_attr(const char* name) const { return file_.has_attr(name); }
+  int64_t int_attr(const char* name) const { return file_.int_attr(name); }
+  std::string string_attr(const char* name, bool schema_1) const {
+    if (!schema_1 && file_.is_vlen_string_attr(name))
+      throw Error(path_, std::string("attribute '") + name +
+                             "' is a variable-length string, not the fixed-length one expected (corrupt file?)");
+    return file_.string_attr(name);
+  }
+
+  template <typename T>
+  std::vector<T> dataset(const char* name, int64_t rows, int64_t row_size) const {
+    static_assert(std::endian::native == std::endian::little, "the decoder hands over little-endian values");
+    using Type = h5::LegacyFile::Type;
+    const Type type = std::is_same_v<T, int64_t> ? Type::int64 : std::is_same_v<T, float> ? Type::float32 : Type::float64;
+    const h5::LegacyFile::Dataset d = file_.dataset(name, type);
+    check_shape(name, d.dims, rows, row_size, path_);
+    std::vector<T> values(d.bytes.size() / sizeof(T));
+    if (!values.empty()) std::memcpy(values.data(), d.bytes.data(), values.size() * sizeof(T));
+    return values;
+  }
+
+ private:
+  std::filesystem::path path_;
+  h5::LegacyFile file_;
+};
 
 }  // namespace
 
@@ -128,7 +207,16 @@ void check_gate(float gate, int64_t step, int layer, int kv_head, const std::fil
 
 void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns,
                 bool sync) {
-  h5::Id file = h5::create_memory_file(path);
+  // Each fixed-length string attribute is one message of the root group's object header, whose
+  // size field (two bytes) caps it at 64 KiB.
+  for (const auto& [value, name] : {std::pair{&meta.config_yaml, "config_yaml"},
+                                    std::pair{&meta.model_name, "model_name"},
+                                    std::pair{&meta.architecture, "architecture"}})
+    if (value->size() > kMaxStringBytes)
+      throw Error(path, std::string(name) + " is " + std::to_string(value->size()) + " bytes, more than the " +
+                            std::to_string(kMaxStringBytes) + " a gate history's string attribute holds");
+  // The 1.10 format: every structure HDF5 decodes carries a checksum (history_layout.h).
+  h5::Id file = h5::create_memory_file(path, /*checksummed=*/true, /*compact_attributes=*/16);
   const hid_t f = file.get();
   h5::write_attr(f, "format", std::string(kHistoryFormat), path);
   h5::write_attr(f, "schema_version", kHistorySchemaVersion, path);
@@ -159,29 +247,32 @@ void write_file(const std::filesystem::path& path, const HistoryMeta& meta, cons
   write_text_file(path, h5::finish_memory_file(std::move(file), path), WriteFileOptions{sync});
 }
 
-StoredHistory read_file(const std::filesystem::path& path) {
-  h5::Id file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
-                        "cannot open as HDF5 (truncated or corrupt file?)"));
-  const hid_t f = file.get();
-  if (!h5::has_attr(f, "format") || h5::read_string_attr(f, "format", path) != kHistoryFormat)
-    throw Error(path, "not a duo gate history (no format attribute '" + std::string(kHistoryFormat) + "')");
+namespace {
+
+template <typename Source>
+StoredHistory read_from(const Source& f, const std::filesystem::path& path) {
+  const std::string not_ours = "not a duo gate history (no format attribute '" + std::string(kHistoryFormat) + "')";
+  if (!f.has_attr("format") || !f.has_attr("schema_version")) throw Error(path, not_ours);
   StoredHistory stored;
-  stored.schema_version = h5::read_int_attr(f, "schema_version", path);
+  stored.schema_version = f.int_attr("schema_version");
+  const bool schema_1 = stored.schema_version == 1;
+  auto read_string = [&](const char* name) { return f.string_attr(name, schema_1); };
+  if (read_string("format") != kHistoryFormat) throw Error(path, not_ours);
   if (stored.schema_version > kHistorySchemaVersion)
     throw Error(path, "gate history schema version " + std::to_string(stored.schema_version) +
                           " is newer than this build reads (up to " + std::to_string(kHistorySchemaVersion) +
                           "); update duo");
   if (stored.schema_version < 1)
     throw Error(path, "invalid gate history schema version " + std::to_string(stored.schema_version));
-  stored.toolkit_version = h5::read_string_attr(f, "toolkit_version", path);
+  stored.toolkit_version = read_string("toolkit_version");
   HistoryMeta& meta = stored.meta;
-  meta.config_yaml = h5::read_string_attr(f, "config_yaml", path);
-  meta.model_name = h5::read_string_attr(f, "model_name", path);
-  meta.architecture = h5::read_string_attr(f, "architecture", path);
+  meta.config_yaml = read_string("config_yaml");
+  meta.model_name = read_string("model_name");
+  meta.architecture = read_string("architecture");
   // Range-checked before the cast, so that 2^40 layers is not read as 0 nor a sink of 1e12 as
   // a negative number.
   auto read_int = [&](const char* name, int64_t lo, int64_t hi) {
-    const int64_t value = h5::read_int_attr(f, name, path);
+    const int64_t value = f.int_attr(name);
     if (value < lo || value > hi)
       throw Error(path, std::string("attribute '") + name + "' is " + std::to_string(value) + ", not an integer in [" +
                             std::to_string(lo) + ", " + std::to_string(hi) + "]");
@@ -197,7 +288,7 @@ StoredHistory read_file(const std::filesystem::path& path) {
   validate_meta(meta, path);
 
   HistoryColumns& c = stored.columns;
-  c.step = read_dataset<int64_t>(f, kStep, H5T_NATIVE_INT64, -1, 1, path);
+  c.step = f.template dataset<int64_t>(kStep, -1, 1);
   const int64_t rows = c.rows();
   for (int64_t i = 0; i < rows; ++i) {
     if (c.step[i] < 0) throw Error(path, "negative step at row " + std::to_string(i));
@@ -206,19 +297,40 @@ StoredHistory read_file(const std::filesystem::path& path) {
                             std::to_string(c.step[i - 1]) + " then " + std::to_string(c.step[i]) + ")");
   }
   const int64_t gates_per_step = int64_t{meta.num_layers} * meta.num_kv_heads;
-  c.gates = read_dataset<float>(f, kGates, H5T_NATIVE_FLOAT, rows, gates_per_step, path);
+  c.gates = f.template dataset<float>(kGates, rows, gates_per_step);
   for (int64_t i = 0; i < rows; ++i)
     for (int l = 0; l < meta.num_layers; ++l)
       for (int h = 0; h < meta.num_kv_heads; ++h)
         check_gate(c.gates[static_cast<size_t>((i * meta.num_layers + l) * meta.num_kv_heads + h)], c.step[i], l, h,
                    path);
-  c.loss_total = read_dataset<double>(f, kLossTotal, H5T_NATIVE_DOUBLE, rows, 1, path);
-  c.loss_distill = read_dataset<double>(f, kLossDistill, H5T_NATIVE_DOUBLE, rows, 1, path);
-  c.loss_reg = read_dataset<double>(f, kLossReg, H5T_NATIVE_DOUBLE, rows, 1, path);
-  c.lr = read_dataset<double>(f, kLr, H5T_NATIVE_DOUBLE, rows, 1, path);
-  c.tokens = read_dataset<int64_t>(f, kTokens, H5T_NATIVE_INT64, rows, 1, path);
-  c.wall_time = read_dataset<double>(f, kWallTime, H5T_NATIVE_DOUBLE, rows, 1, path);
+  c.loss_total = f.template dataset<double>(kLossTotal, rows, 1);
+  c.loss_distill = f.template dataset<double>(kLossDistill, rows, 1);
+  c.loss_reg = f.template dataset<double>(kLossReg, rows, 1);
+  c.lr = f.template dataset<double>(kLr, rows, 1);
+  c.tokens = f.template dataset<int64_t>(kTokens, rows, 1);
+  c.wall_time = f.template dataset<double>(kWallTime, rows, 1);
   return stored;
+}
+
+}  // namespace
+
+StoredHistory read_file(const std::filesystem::path& path) {
+  // Which reader may decode the file is decided from its superblock's version byte, before
+  // libhdf5 sees the file: version 3 (the 1.10 format, schema 2 as duo writes it) has every
+  // metadata structure checksummed, which libhdf5 verifies before decoding; versions 0 and 1 (the
+  // earliest format, schema 1 as duo wrote it) have no checksums, and libhdf5 1.10.8 crashes or
+  // hangs decoding them damaged (legacy_file.h), so duo decodes those itself.
+  std::ifstream in(path, std::ios::binary);
+  char head[9] = {};
+  if (!in.read(head, sizeof head) || std::memcmp(head, "\x89HDF\r\n\x1a\n", 8) != 0)
+    throw Error(path, "not a gate history: no HDF5 signature at its start (duo writes no user block)");
+  in.close();
+  const unsigned version = static_cast<unsigned char>(head[8]);
+  if (version <= 1) return read_from(LegacySource(path), path);
+  if (version == 3) return read_from(Hdf5Source(path), path);
+  throw Error(path, "HDF5 superblock version " + std::to_string(version) +
+                        ": not a file format duo writes (the earliest, or 1.10's), and one whose structures "
+                        "libhdf5 1.10.8 cannot be trusted to decode when damaged");
 }
 
 }  // namespace duo::history_layout

@@ -23,6 +23,8 @@ inline constexpr const char* kWallTime = "wall_time";
 
 // Rows per chunk along the (unlimited) step axis.
 inline constexpr hsize_t kChunkRows = 64;
+// The longest string attribute (config_yaml, model_name, architecture) a history stores, in bytes.
+inline constexpr size_t kMaxStringBytes = 65000;
 
 // Throws duo::Error naming `path` when the metadata cannot describe a history.
 void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path);
@@ -32,10 +34,10 @@ void validate_meta(const HistoryMeta& meta, const std::filesystem::path& path);
 // does, so anything else (a NaN from a diverged run, a value edited in) is not a gate.
 void check_gate(float gate, int64_t step, int layer, int kv_head, const std::filesystem::path& path);
 
-// Builds a complete history file in memory and puts it at `path` through write_text_file: a
-// temporary sibling renamed over `path`, flushed to the disk first when `sync`. A failed write
-// (a full disk) is one duo::Error naming `path`; `path` keeps its previous version and no
-// temporary file is left behind.
+// Builds a complete history file (schema 2: HDF5's 1.10 format, fixed-length strings) in memory
+// and puts it at `path` through write_text_file: a temporary sibling renamed over `path`, flushed
+// to the disk first when `sync`. A failed write (a full disk) is one duo::Error naming `path`;
+// `path` keeps its previous version and no temporary file is left behind.
 void write_file(const std::filesystem::path& path, const HistoryMeta& meta, const HistoryColumns& columns,
                 bool sync);
 
@@ -47,7 +49,10 @@ struct StoredHistory {
 };
 
 // Reads and checks a whole file: a duo history, a schema this build reads, consistent datasets,
-// consecutive steps. Throws duo::Error naming `path` otherwise.
+// consecutive steps. Throws duo::Error naming `path` otherwise. Files in HDF5's 1.10 format
+// (schema 2) are read by libhdf5, which verifies their checksums; files in the earliest format
+// (schema 1) by duo's own decoder (legacy_file.h), since libhdf5 1.10.8 decodes that format's
+// unchecksummed structures unchecked.
 StoredHistory read_file(const std::filesystem::path& path);
 
 }  // namespace duo::history_layout

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli_run.h"
+#include "history/schema1_history.h"
 #include "synthetic_run.h"
 
 namespace fs = std::filesystem;
@@ -128,6 +129,37 @@ TEST(AnalyzeCli, PatternPrintsTheTableAndWritesJson) {
   r = analyze("pattern " + path_arg(work_dir() / "run.h5") + " --threshold 0.7");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("4 retrieval (R) and 8 streaming (S)"), std::string::npos) << r.out;
+}
+
+// A history written before schema 2 (variable-length strings) analyses exactly as its schema-2
+// twin; the same file with a damaged global heap is one error line.
+TEST(AnalyzeCli, SchemaOneHistoriesAnalyseAsBefore) {
+  const fs::path old_run = work_dir() / "schema1" / "run.h5", new_run = work_dir() / "run.h5";
+  fs::create_directories(old_run.parent_path());
+  duo::test::write_schema1_copy(new_run, old_run);
+  for (const std::string command : {"summary", "pattern"}) {
+    SCOPED_TRACE(command);
+    const Result expected = analyze(command + " " + path_arg(new_run) + " --sparsity 0.25");
+    const Result r = analyze(command + " " + path_arg(old_run) + " --sparsity 0.25");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string out = r.out;
+    for (size_t at; (at = out.find(old_run.string())) != std::string::npos;)
+      out.replace(at, old_run.string().size(), new_run.string());
+    if (command == "summary") {
+      EXPECT_NE(out.find(", schema 1, "), std::string::npos) << out;
+      out.replace(out.find(", schema 1, "), 12, ", schema " + std::to_string(duo::kHistorySchemaVersion) + ", ");
+    }
+    EXPECT_EQ(out, expected.out);
+  }
+  std::string bytes = slurp(old_run);
+  const size_t heap = bytes.find("GCOL");
+  ASSERT_NE(heap, std::string::npos);
+  bytes[heap + 16 + 8 + 3] = '\x40';  // the first heap object ("format") claims 1 GiB more
+  const fs::path damaged = work_dir() / "schema1" / "damaged.h5";
+  std::ofstream(damaged, std::ios::binary) << bytes;
+  expect_one_error(analyze("pattern " + path_arg(damaged)), damaged.string() + ": ",
+                   "(HDF5's earliest file format, read by duo): the global heap collection of attribute 'format': object 1 of "
+                   "1073741840 bytes runs past the collection's end");
 }
 
 TEST(AnalyzeCli, ExportsReadBackIdenticallyInPython) {
@@ -509,12 +541,13 @@ TEST(AnalyzeCli, BadInputsGiveOneClearErrorEach) {
   {
     hid_t f = H5Fopen(newer.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
-    int64_t v = 2;
+    int64_t v = duo::kHistorySchemaVersion + 1;
     H5Awrite(a, H5T_NATIVE_INT64, &v);
     H5Aclose(a);
     H5Fclose(f);
   }
-  expect_one_error(analyze("summary " + path_arg(newer)), newer.string() + ": ", "schema version 2 is newer");
+  expect_one_error(analyze("summary " + path_arg(newer)), newer.string() + ": ",
+                   "schema version " + std::to_string(duo::kHistorySchemaVersion + 1) + " is newer");
 
   const fs::path empty = dir / "empty.h5";
   duo::test::write_synthetic_run(empty, 0);

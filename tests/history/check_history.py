@@ -2,7 +2,7 @@
 flags), checks the layout of docs/history-schema.md and every row against the deterministic
 values of synthetic_steps.h. Prints the number of rows; exits 1 on any mismatch.
 
-usage: check_history.py FILE
+usage: check_history.py FILE [SCHEMA]   (SCHEMA: the schema_version expected, default 2)
 """
 import sys
 
@@ -15,13 +15,26 @@ def fail(message):
     sys.exit(1)
 
 
+STRING_ATTRS = ["format", "toolkit_version", "config_yaml", "model_name", "architecture"]
+
+
 def main():
     path = sys.argv[1]
+    schema = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     with h5py.File(path, "r") as f:
-        if f.attrs["format"] != "duo-gate-history":
+        if f.attrs["schema_version"] != schema:
+            fail(f"schema_version {f.attrs['schema_version']}, expected {schema}")
+        # Schema 2: fixed-length UTF-8 strings, which h5py returns as bytes; schema 1: variable-length
+        # ones, returned as str.
+        for name in STRING_ATTRS:
+            info = h5py.check_string_dtype(f.attrs.get_id(name).dtype)
+            if info is None or info.encoding != "utf-8" or (info.length is None) != (schema == 1):
+                fail(f"attribute {name} has type {f.attrs.get_id(name).dtype} ({info})")
+        text = lambda name: f.attrs[name].decode("utf-8") if schema == 2 else f.attrs[name]
+        if text("format") != "duo-gate-history":
             fail("format attribute")
-        if f.attrs["schema_version"] != 1:
-            fail("schema_version")
+        if text("model_name") != "tiny-llama" or text("architecture") != "LlamaForCausalLM":
+            fail(f"model_name {text('model_name')!r}, architecture {text('architecture')!r}")
         layers, kv = int(f.attrs["num_layers"]), int(f.attrs["num_kv_heads"])
         step = f["step"][:]
         n = len(step)

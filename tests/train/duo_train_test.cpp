@@ -22,6 +22,7 @@
 
 #include "history/history_reader.h"
 #include "history/history_writer.h"
+#include "history/schema1_history.h"
 #include "file_limit.h"
 
 namespace fs = std::filesystem;
@@ -281,15 +282,49 @@ TEST(DuoTrain, ResumeSaysWhichRowsPastTheCheckpointItDrops) {
   EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
 }
 
+// A run whose history an older duo wrote (schema 1, variable-length strings) resumes: the history
+// is read, its rows past the checkpoint dropped as ever, and it is rewritten as schema 2 with the
+// steps and metadata it held.
+TEST(DuoTrain, ResumesARunWithASchemaOneHistory) {
+  auto out = fresh_dir("schema1");
+  ASSERT_EQ(run(train_cmd() + " --set run.steps=4 --out " + out.string()).exit_code, 0);
+  const fs::path history = out / "history.h5", trained = out / "trained.h5", old = out / "old.h5";
+  fs::copy_file(history, trained);
+  {
+    auto writer = duo::HistoryWriter::resume(history, 4);
+    for (int64_t step : {4, 5}) {
+      duo::StepRecord row;
+      row.step = step;
+      row.gates.assign(8, 0.5f);
+      writer.append(row);
+    }
+  }
+  duo::test::write_schema1_copy(history, old);
+  fs::rename(old, history);
+  ASSERT_EQ(duo::HistoryReader(history).schema_version(), 1);
+  const std::string config_yaml = duo::HistoryReader(history).meta().config_yaml;
+
+  auto r = run(env("DUO_BIN_DIR") + "/duo-train --resume --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("past the checkpoint at step 4: those 2 rows are dropped"), std::string::npos) << r.output;
+  const duo::HistoryReader upgraded(history);
+  EXPECT_EQ(upgraded.schema_version(), duo::kHistorySchemaVersion);
+  EXPECT_EQ(upgraded.meta().config_yaml, config_yaml);
+  auto cmp = run(py("compare_histories.py") + " " + trained.string() + " " + history.string());
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+  auto check = run(py("check_history.py") + " " + history.string() + " 4 4 2");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
 // A full disk during training: one error line naming history.h5 and the reason, exit 1 (HDF5
 // writing the file itself printed two lines, left history.h5.partial and crashed at exit, rc 139);
 // the history keeps what was written before and the run resumes once there is room.
 TEST(DuoTrain, DiskFullIsOneErrorAndTheRunResumesLater) {
   auto out = fresh_dir("disk_full");
   fs::create_directories(out);
-  // config.yaml (1 KB) and the empty history (10 KB) fit; the history with its first step (33 KB) does not.
+  // config.yaml (1 KB) and the empty history (5 KB) fit; the history with its first step (14 KB) does not.
   const Result r = [&] {
-    duo::test::FileSizeLimit limit(20 * 1024);
+    duo::test::FileSizeLimit limit(10 * 1024);
     return run(train_cmd() + " --set run.steps=2 --out " + out.string());
   }();
   expect_one_line_error(r, (out / "history.h5").string() + ": write failed: File too large");
