@@ -16,7 +16,7 @@
 #include "analysis/pattern.h"
 #include "analysis/sweep_config.h"
 #include "analysis/sweep_tasks.h"
-#include "model/chunked_prefill.h"
+#include "model/decoder.h"
 #include "model/head_pattern.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
@@ -356,13 +356,15 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
             auto ids = at::tensor(prompt->ids, at::kLong).unsqueeze(0).to(device);
 
             const HeadPattern pattern = head_pattern(m.retrieval, gates, window);
-            MixedKVCacheAttention engine(pattern, 1, ids.size(1) + prompt->budget, shape.head_dim, dtype, device);
+            Decoder::Options decoding;
+            decoding.chunk = o.chunk;
+            Decoder decoder(model, pattern, ids.size(1) + prompt->budget, decoding);
             sync();
             auto t0 = std::chrono::steady_clock::now();
-            auto logits = prefill_chunked(model, engine, ids, o.chunk);
+            auto logits = decoder.prefill(ids);
             sync();
             auto t1 = std::chrono::steady_clock::now();
-            auto got = decode_greedy(model, engine, logits, ids.size(1), prompt->budget, stop_ids);
+            auto got = decoder.greedy(logits, prompt->budget, stop_ids);
             sync();
             auto t2 = std::chrono::steady_clock::now();
 
@@ -384,7 +386,7 @@ std::vector<SweepRow> run_sweep(const GateSet& gates, const SweepOptions& o) {
               row.overlap = overlap_f1(got, answer);
               row.score = row.exact;
             }
-            row.kv_bytes = engine.kv_bytes();
+            row.kv_bytes = decoder.cache().kv_bytes();
             row.prefill_s = std::chrono::duration<double>(t1 - t0).count();
             row.decode_s_per_token = std::chrono::duration<double>(t2 - t1).count() / double(got.size());
             row.retrieval_heads = std::count(m.retrieval.begin(), m.retrieval.end(), uint8_t{1});

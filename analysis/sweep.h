@@ -1,7 +1,7 @@
 // The sparsity sweep: run the model with the pattern of each sparsity the way a deployment does
-// (MixedKVCacheAttention: full caches for retrieval heads, sink + recent for streaming heads,
-// chunked prefill, greedy decoding) on tasks over a grid of context lengths (and needle depths,
-// for the passkey and niah tasks), and score it beside two baselines at the same sparsity: heads
+// (model/decoder.h: full caches for retrieval heads, sink + recent for streaming heads, chunked
+// prefill, greedy decoding from a CUDA graph on a GPU) on tasks over a grid of context lengths
+// (and needle depths, for the passkey and niah tasks), and score it beside two baselines at the same sparsity: heads
 // chosen at random (several seeds) and every head streaming. The tasks are analysis/sweep_tasks.h's;
 // scores are defined in docs/sweep.md.
 #pragma once

@@ -1,9 +1,10 @@
 // duo-bench-decode: KV-cache bytes, total GPU memory and decoding latency of a model shape with
 // random weights, at long contexts, for several sparsities (fraction of KV heads streaming),
-// through MixedKVCacheAttention. The cache is filled with random keys and values as if a prompt
-// of that length had been prefilled; then `--steps` tokens are decoded one at a time, by default
-// through DecodeGraph (the step captured once in a CUDA graph, attention by the decode kernel),
-// with --cuda-graph false through the ordinary eager LlamaModel::forward. Prints one table with
+// through duo::Decoder, as duo-generate and the sweep decode. The cache is filled with random keys
+// and values as if a prompt of that length had been prefilled; then `--steps` tokens are decoded
+// one at a time, by default through DecodeGraph (the step captured once in a CUDA graph,
+// attention by the decode kernel), with --cuda-graph false through the ordinary eager
+// LlamaModel::forward. Prints one table with
 // every ratio against sparsity 0 at the same length; in graph mode also the time of the
 // attention alone (every layer's MixedKVCacheAttention step, captured and replayed the same way)
 // and the KV bandwidth it reaches. --prefill-lengths first times chunked prefills of prompts of
@@ -36,8 +37,8 @@
 #include "kernels/decode_ops.h"
 #include "kernels/launch_overlap.h"
 #include "kernels/matvec.h"
-#include "model/chunked_prefill.h"
 #include "model/decode_graph.h"
+#include "model/decoder.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_config.h"
@@ -187,7 +188,7 @@ void kernel_table(const duo::ModelConfig& cfg, const std::vector<int64_t>& lengt
 }
 #endif
 
-// Time to prefill a prompt of each length in chunks (prefill_chunked: every chunk through the
+// Time to prefill a prompt of each length in chunks (Decoder::prefill: every chunk through the
 // model and the pattern's cache, retrieval heads over everything before, streaming heads over
 // their sink and recent tokens, as a deployment prefills) at each sparsity, with the ratio
 // against the first sparsity. One timed prefill per setting after a short warm-up.
@@ -196,9 +197,9 @@ void prefill_table(const duo::LlamaModel& model, const duo::ModelConfig& cfg, co
                    at::Device device) {
   auto opts = at::TensorOptions().dtype(at::kLong).device(device);
   {  // kernels and allocator warmed up on two small chunks
-    duo::MixedKVCacheAttention warm(pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, 0.5, sink, recent), 1,
-                                    2048, cfg.head_dim, at::kBFloat16, device);
-    duo::prefill_chunked(model, warm, at::randint(0, cfg.vocab_size, {1, 2048}, opts), 1024);
+    duo::Decoder warm(model, pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, 0.5, sink, recent), 2048,
+                      {.chunk = 1024});
+    warm.prefill(at::randint(0, cfg.vocab_size, {1, 2048}, opts));
   }
   std::printf("prefill in chunks of %lld tokens\n", (long long)chunk);
   std::printf("%-8s %-8s %10s %10s %12s %11s\n", "length", "sparsity", "prefill_s", "tokens/s", "peak_GiB", "speed_ratio");
@@ -209,11 +210,11 @@ void prefill_table(const duo::LlamaModel& model, const duo::ModelConfig& cfg, co
       const at::Tensor ids = at::randint(0, cfg.vocab_size, {1, L}, opts);
       double seconds = 0;
       {
-        duo::MixedKVCacheAttention engine(pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, s, sink, recent),
-                                          1, L, cfg.head_dim, at::kBFloat16, device);
+        duo::Decoder decoder(model, pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, s, sink, recent), L,
+                             {.chunk = chunk});
         duo::bench::sync(device);
         const auto t0 = std::chrono::steady_clock::now();
-        duo::prefill_chunked(model, engine, ids, chunk);
+        decoder.prefill(ids);
         duo::bench::sync(device);
         seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
@@ -335,23 +336,20 @@ int main(int argc, char** argv) {
         double kv = 0, total = 0, ms = 0, attn = -1;
         {
           auto pattern = pattern_at(cfg.num_hidden_layers, cfg.num_key_value_heads, s, sink, recent);
-          duo::MixedKVCacheAttention engine(pattern, 1, L + steps + 4, cfg.head_dim, at::kBFloat16, device);
+          duo::Decoder decoder(model, pattern, L + steps + 4, {.cuda_graph = cuda_graph, .fused_matvec = fused_matvec});
+          duo::MixedKVCacheAttention& engine = decoder.cache();
           engine.fill_random(L);
-          auto token = at::full({1, 1}, 1, at::TensorOptions().dtype(at::kLong).device(device));
+          int64_t token = 1;
           std::vector<double> times;
-          {
-            duo::DecodeGraph graph(model, engine, {/*cuda_graph=*/true, fused_matvec});
-            for (int i = 0; i < steps + 4; ++i) {
-              sync();
-              auto t0 = std::chrono::steady_clock::now();
-              auto logits = cuda_graph ? graph.step(token, L + i) : model.forward(token, engine, L + i, true).logits;
-              token = logits.select(1, 0).argmax(-1, /*keepdim=*/true);
-              sync();
-              if (i >= 4) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-            }
-            if (cuda_graph && graph.replays() != steps + 3)
-              std::printf("warning: %lld of %d steps replayed from the graph\n", (long long)graph.replays(), steps + 4);
+          for (int i = 0; i < steps + 4; ++i) {
+            sync();
+            auto t0 = std::chrono::steady_clock::now();
+            token = decoder.step(token).argmax(-1).item<int64_t>();
+            if (i >= 4) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           }
+          if (cuda_graph && decoder.graph()->replays() != steps + 3)
+            std::printf("warning: %lld of %d steps replayed from the graph\n", (long long)decoder.graph()->replays(),
+                        steps + 4);
           std::sort(times.begin(), times.end());
           ms = 1e3 * times[times.size() / 2];
           kv = double(engine.kv_bytes());

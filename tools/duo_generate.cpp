@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "history/hdf5_util.h"
-#include "model/generate.h"
+#include "model/decoder.h"
 #include "model/llama.h"
 #include "model/model_memory.h"
 #include "tokenizer/tokenizer.h"
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     std::string model_dir, random_config, tokenizer_dir, dtype_name = "auto", device_name = "cpu";
     std::string ids_text, prompt, dump;
     uint64_t seed = 0;
-    int64_t n = 32;
+    int64_t n = 32, chunk = 4096;
     bool ignore_eos = false;
     auto* model_opt = app.add_option("--model", model_dir,
                                      "checkpoint directory: config.json plus model.safetensors or sharded "
@@ -145,6 +145,9 @@ int main(int argc, char** argv) {
     app.add_option("-n,--max-new-tokens", n, "number of tokens to generate (0: only run the prompt)")
         ->default_val(32)
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--chunk", chunk, "prefill the prompt in chunks of this many tokens")
+        ->default_val(4096)
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
     app.add_flag("--ignore-eos", ignore_eos, "keep generating after an end-of-sequence token");
     app.add_option("--dump", dump,
                    "write the prompt's final hidden states [T, H] and logits [T, V] as float32: FILE.npy "
@@ -223,6 +226,7 @@ int main(int argc, char** argv) {
     opts.max_new_tokens = n;
     opts.stop_at_eos = !ignore_eos;
     opts.keep_prompt_outputs = !dump.empty();
+    opts.chunk = chunk;
     duo::Generation g = duo::generate_greedy(model, ids, opts);
 
     std::cout << "prompt: " << join(ids) << "\n";

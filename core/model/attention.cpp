@@ -1,4 +1,4 @@
-// FullAttention and KVCacheAttention over libtorch's fused scaled-dot-product attention.
+// FullAttention and causal attention over a cache, through libtorch's fused scaled-dot-product attention.
 #include "model/attention.h"
 
 #include <ATen/Context.h>
@@ -48,48 +48,15 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   return at::scaled_dot_product_attention(q, k, v, kpos <= qpos, 0.0, false, {}, gqa);
 }
 
-void Attention::decoded(int64_t pos) {
-  throw std::logic_error("this attention does not decode with device positions (step at " + std::to_string(pos) + ")");
-}
-
 ShapeStableAttentionKernels::ShapeStableAttentionKernels() : cudnn_was_on_(at::globalContext().userEnabledCuDNNSDP()) {
   at::globalContext().setSDPUseCuDNN(false);
 }
 
 ShapeStableAttentionKernels::~ShapeStableAttentionKernels() { at::globalContext().setSDPUseCuDNN(cudnn_was_on_); }
 
-at::Tensor FullAttention::forward(const AttentionInput& in) { return causal_attention(in.q, in.k, in.v); }
-
-KVCacheAttention::KVCacheAttention(int num_layers) : layers_(num_layers) {}
-
-void KVCacheAttention::reset() {
-  for (Layer& l : layers_) l = Layer{};
-}
-
-at::Tensor KVCacheAttention::forward(const AttentionInput& in) {
-  Layer& l = layers_.at(in.layer);
-  if (in.start_pos != l.length)
-    throw std::logic_error("KVCacheAttention: layer " + std::to_string(in.layer) + " holds " +
-                           std::to_string(l.length) + " tokens but was given start_pos " +
-                           std::to_string(in.start_pos));
-  const int64_t t = in.k.size(2), need = l.length + t;
-  if (!l.k.defined() || need > l.k.size(2)) {
-    // Grow by doubling so that decoding N tokens copies the cache O(log N) times.
-    const int64_t cap = std::max<int64_t>(need, l.k.defined() ? 2 * l.k.size(2) : need);
-    auto shape = in.k.sizes().vec();
-    shape[2] = cap;
-    at::Tensor k = at::empty(shape, in.k.options()), v = at::empty(shape, in.v.options());
-    if (l.length > 0) {
-      k.narrow(2, 0, l.length).copy_(l.k.narrow(2, 0, l.length));
-      v.narrow(2, 0, l.length).copy_(l.v.narrow(2, 0, l.length));
-    }
-    l.k = k;
-    l.v = v;
-  }
-  l.k.narrow(2, l.length, t).copy_(in.k);
-  l.v.narrow(2, l.length, t).copy_(in.v);
-  l.length = need;
-  return causal_attention(in.q, l.k.narrow(2, 0, need), l.v.narrow(2, 0, need));
+at::Tensor FullAttention::forward(const AttentionInput& in) {
+  if (in.position) throw std::logic_error("FullAttention: a step with a device position needs a KV cache");
+  return causal_attention(in.q, in.k, in.v);
 }
 
 }  // namespace duo

@@ -1,7 +1,7 @@
 // The attention interface: the model computes rotated queries and keys for one layer and hands
-// them to an Attention object, which returns the attended values. Full attention and the
-// dense KV cache live here; gated (training) and mixed full/streaming attention are other
-// implementations elsewhere, so the model itself knows nothing about them.
+// them to an Attention object, which returns the attended values. Full attention among the
+// given tokens lives here; the KV cache (model/mixed_kv_cache.h), gated training attention and
+// the analysis probes are other implementations elsewhere, so the model knows nothing of them.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -20,6 +20,7 @@ struct AttentionInput {
   // Set for a decode step whose position lives on the device (LlamaModel::decode_step, CUDA
   // graphs): an int64 tensor of one element holding the token's position, T == 1. start_pos
   // then only says where the step was first called (a graph replays it at later positions).
+  // Only the KV cache takes such steps (MixedKVCacheAttention::graph_decodable).
   const at::Tensor* position = nullptr;
 };
 
@@ -27,42 +28,13 @@ class Attention {
  public:
   virtual ~Attention() = default;
   virtual at::Tensor forward(const AttentionInput& in) = 0;  // -> [B, Hq, T, D]
-
-  // Decoding with the position on the device (core/model/decode_graph.h). An implementation
-  // that supports it takes, in a forward() whose input carries `position`, the position from
-  // that tensor alone, launches the same work whatever its value, and leaves its host-side
-  // state untouched (a graph replay runs no host code); the caller reports each such step with
-  // decoded(pos). graph_decodable(pos): whether steps at pos and every later position up to
-  // the capacity can run that way.
-  virtual bool graph_decodable(int64_t pos) const {
-    (void)pos;
-    return false;
-  }
-  virtual void decoded(int64_t pos);
 };
 
 // Causal attention among the given tokens only (no state): a whole sequence in one call.
+// Refuses device-position steps, which need a cache.
 class FullAttention : public Attention {
  public:
   at::Tensor forward(const AttentionInput& in) override;
-};
-
-// Causal attention over everything seen so far, through a dense per-layer KV cache: one
-// prefill call (any number of tokens), then decode calls; chunked prefill works too. Each call
-// must continue exactly where the previous one for that layer stopped (start_pos == length).
-class KVCacheAttention : public Attention {
- public:
-  explicit KVCacheAttention(int num_layers);
-  at::Tensor forward(const AttentionInput& in) override;
-  int64_t length(int layer) const { return layers_.at(layer).length; }
-  void reset();
-
- private:
-  struct Layer {
-    at::Tensor k, v;  // [B, Hkv, capacity, D]
-    int64_t length = 0;
-  };
-  std::vector<Layer> layers_;
 };
 
 // While alive, keeps SDPA off its cuDNN backend, which builds a new plan for every new key

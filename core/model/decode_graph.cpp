@@ -33,9 +33,9 @@ bool DecodeGraph::available(const LlamaModel& model) {
                                              c.num_attention_heads / c.num_key_value_heads);
 }
 
-DecodeGraph::DecodeGraph(const LlamaModel& model, Attention& attn, Options options)
+DecodeGraph::DecodeGraph(const LlamaModel& model, MixedKVCacheAttention& cache, Options options)
     : model_(model),
-      attn_(attn),
+      attn_(cache),
       use_graph_(options.cuda_graph && available(model)),
       fused_matvec_(options.fused_matvec),
       position_mode_(model.device().is_cpu() || available(model)) {}

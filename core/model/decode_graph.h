@@ -9,7 +9,7 @@
 // cache length. The first device-position step runs eagerly on a side stream (the warm-up:
 // cuBLAS handles and workspaces, the allocator) and is then captured on that stream.
 //
-// Steps the attention cannot take with a device position (Attention::graph_decodable: e.g. a
+// Steps the cache cannot take with a device position (MixedKVCacheAttention::graph_decodable: e.g. a
 // streaming head whose buffers are not yet full) go through the ordinary LlamaModel::forward.
 // Without CUDA, or when the kernels do not take the model's shapes, device-position steps run
 // eagerly (on the CPU through the kernels' ATen references), which is what the CPU tests check
@@ -20,8 +20,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "model/attention.h"
 #include "model/llama.h"
+#include "model/mixed_kv_cache.h"
 
 namespace duo {
 
@@ -31,15 +31,15 @@ class DecodeGraph {
     bool cuda_graph = true;    // false: device-position steps run eagerly, one launch at a time
     bool fused_matvec = true;  // LlamaModel::decode_step's projections through kernels/matvec.h
   };
-  // model and attn must outlive this object.
-  DecodeGraph(const LlamaModel& model, Attention& attn, Options options);
-  DecodeGraph(const LlamaModel& model, Attention& attn) : DecodeGraph(model, attn, Options{}) {}
+  // model and cache must outlive this object.
+  DecodeGraph(const LlamaModel& model, MixedKVCacheAttention& cache, Options options);
+  DecodeGraph(const LlamaModel& model, MixedKVCacheAttention& cache) : DecodeGraph(model, cache, Options{}) {}
   ~DecodeGraph();
   DecodeGraph(const DecodeGraph&) = delete;
   DecodeGraph& operator=(const DecodeGraph&) = delete;
 
   // Logits [B, 1, vocab] of the token ids ([B, 1] int64 on the model's device) at position
-  // pos, the attention's next position. A replayed step returns the graph's own output
+  // pos, the cache's next position. A replayed step returns the graph's own output
   // tensor, which the next step overwrites: read it before calling step() again.
   at::Tensor step(const at::Tensor& ids, int64_t pos);
 
@@ -55,7 +55,7 @@ class DecodeGraph {
  private:
   struct Cuda;  // the graph and its stream (CUDA builds)
   const LlamaModel& model_;
-  Attention& attn_;
+  MixedKVCacheAttention& attn_;
   bool use_graph_;
   bool fused_matvec_;
   bool position_mode_;  // device-position steps possible (kernels or their references)

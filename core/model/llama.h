@@ -75,7 +75,7 @@ class LlamaModel {
   // the model's device), so that it can be captured in a CUDA graph and replayed at later
   // positions (core/model/decode_graph.h). ids: [B, 1]; start_pos: the position when the step
   // is called, for the attention's host-side checks; attn must support device positions
-  // (Attention::graph_decodable). The same function as forward(ids, attn, start_pos): the
+  // (MixedKVCacheAttention::graph_decodable). The same function as forward(ids, attn, start_pos): the
   // norms, RoPE and SwiGLU go through kernels/decode_ops.h, which on CUDA are fused kernels that
   // round like the eager ops (reductions may sum in another order) and on the CPU are the
   // eager ops themselves. fused_matvec: the projections and the LM head through

@@ -1,6 +1,7 @@
-// MixedKVCacheAttention: inference with a head pattern as a runtime would run it. Retrieval
-// heads keep a full KV cache; streaming heads keep a fixed-size one (the first `sink` tokens and
-// a buffer of the `recent` most recent tokens), so memory really shrinks with sparsity.
+// MixedKVCacheAttention: duo's KV cache, laid out by a head pattern as a runtime would run it.
+// Retrieval heads keep a full KV cache; streaming heads keep a fixed-size one (the first `sink`
+// tokens and a buffer of the `recent` most recent tokens), so memory really shrinks with
+// sparsity. Every head a retrieval head is the dense cache. model/decoder.h drives it.
 //
 // Tokens arrive in chunks (chunked prefill, then one token per decode step). A streaming head
 // attends, for the queries of the chunk starting at position s, to: its sink tokens, its recent
@@ -33,8 +34,13 @@ class MixedKVCacheAttention : public Attention {
   MixedKVCacheAttention(const HeadPattern& pattern, int64_t batch, int64_t max_length,
                         int64_t head_dim, at::ScalarType dtype, at::Device device);
   at::Tensor forward(const AttentionInput& in) override;
-  bool graph_decodable(int64_t pos) const override;
-  void decoded(int64_t pos) override;
+  // Decoding with the position on the device (core/model/decode_graph.h): forward() of an
+  // input carrying `position` takes the position from that tensor alone, launches the same
+  // work whatever its value, and leaves host-side state untouched (a graph replay runs no host
+  // code); the caller reports each such step with decoded(pos). graph_decodable(pos): whether
+  // steps at pos and every later position up to max_length can run that way.
+  bool graph_decodable(int64_t pos) const;
+  void decoded(int64_t pos);
 
   int64_t length() const { return length_; }
   int64_t kv_bytes() const;  // bytes of every K and V buffer allocated

@@ -1,6 +1,6 @@
-// MixedKVCacheAttention against independent computations: a dense forward whose attention masks
-// each head explicitly (causal for retrieval heads, the chunked sink+recent mask for streaming
-// heads), the plain model at sparsity 0, and the KV-byte formula.
+// MixedKVCacheAttention and the Decoder against independent computations: a dense forward whose
+// attention masks each head explicitly (causal for retrieval heads, the chunked sink+recent mask
+// for streaming heads), the plain model at sparsity 0, and the KV-byte formula.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,9 +13,8 @@
 
 #include "kernels/decode_attention.h"
 #include "kernels/launch_overlap.h"
-#include "model/chunked_prefill.h"
 #include "model/decode_graph.h"
-#include "model/generate.h"
+#include "model/decoder.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 
@@ -61,6 +60,13 @@ class PerHeadMaskAttention : public Attention {
   int64_t chunk_;
 };
 
+// Every prompt token's logits through a Decoder's chunked prefill, [1, T, vocab].
+at::Tensor prefill_logits(const LlamaModel& model, Decoder& decoder, const at::Tensor& ids) {
+  at::Tensor hidden;
+  decoder.prefill(ids, &hidden);
+  return model.lm_head(hidden);
+}
+
 HeadPattern mixed_pattern(int64_t sink, int64_t recent) {
   // Layer 0: both full; layer 1: KV head 0 streaming; layer 2: both streaming.
   HeadPattern p = HeadPattern::uniform(3, 2, true, sink, recent);
@@ -76,8 +82,8 @@ TEST(MixedKVCache, ChunkedPrefillEqualsPerHeadMaskedForward) {
   auto ids = at::randint(0, 61, {1, T}, at::kLong);
   const auto pattern = mixed_pattern(/*sink=*/4, /*recent=*/12);
   for (int64_t chunk : {int64_t{1}, int64_t{5}, int64_t{16}, int64_t{32}, T}) {
-    MixedKVCacheAttention engine(pattern, 1, T, 8, at::kFloat, at::kCPU);
-    auto got = prefill_chunked(model, engine, ids, chunk, /*all_logits=*/true);
+    Decoder decoder(model, pattern, T, {.chunk = chunk});
+    auto got = prefill_logits(model, decoder, ids);
     PerHeadMaskAttention dense(pattern, chunk);
     auto want = model.forward(ids, dense).logits;
     EXPECT_LT((got - want).abs().max().item<double>(), 1e-4) << "chunk " << chunk;
@@ -105,8 +111,8 @@ TEST(MixedKVCache, ChunkedPrefillOnCudaEqualsPerHeadMaskedForward) {
   FullAttention full;
   const at::Tensor plain = model.forward(ids, full).logits.to(at::kFloat);
   for (int64_t chunk : {int64_t{1}, int64_t{16}, int64_t{100}}) {
-    MixedKVCacheAttention engine(pattern, 1, T, 8, at::kBFloat16, cuda);
-    auto got = prefill_chunked(model, engine, ids, chunk, /*all_logits=*/true).to(at::kFloat);
+    Decoder decoder(model, pattern, T, {.chunk = chunk});
+    auto got = prefill_logits(model, decoder, ids).to(at::kFloat);
     PerHeadMaskAttention dense(pattern, chunk);
     auto want = model.forward(ids, dense).logits.to(at::kFloat);
     const double err = (got - want).abs().max().item<double>(), gap = (plain - want).abs().max().item<double>();
@@ -126,14 +132,17 @@ TEST(MixedKVCache, SparsityZeroGivesThePlainModelsTokensAndLogits) {
   opt.stop_at_eos = false;
   auto reference = generate_greedy(model, prompt, opt);
 
-  auto pattern = HeadPattern::uniform(3, 2, true, 4, 12);
-  MixedKVCacheAttention engine(pattern, 1, 64, 8, at::kFloat, at::kCPU);
+  // The dense cache in chunks, against the plain forward; then greedy steps. The reference
+  // prefilled in one chunk, so the chunks' bottom-right-aligned attention is checked too.
+  Decoder decoder(model, Decoder::dense_pattern(cfg), 64, {.chunk = 16});
   auto ids = at::tensor(prompt, at::kLong).unsqueeze(0);
-  auto logits = prefill_chunked(model, engine, ids, /*chunk=*/16, /*all_logits=*/true);
+  auto logits = prefill_logits(model, decoder, ids);
   FullAttention full;
   EXPECT_LT((logits - model.forward(ids, full).logits).abs().max().item<double>(), 1e-4);
-  auto tokens = decode_greedy(model, engine, logits.narrow(1, 39, 1), 40, 20);
+  EXPECT_EQ(decoder.position(), 40);
+  auto tokens = decoder.greedy(logits.select(1, 39), 20);
   EXPECT_EQ(tokens, reference.tokens);
+  EXPECT_EQ(decoder.position(), 59);  // the last token is not fed back
 }
 
 TEST(MixedKVCache, AllocatedBytesEqualThePatternFormula) {
@@ -163,10 +172,11 @@ DecodeComparison compare_decoding(const LlamaModel& model, const HeadPattern& pa
                                   int64_t steps, int64_t chunk, DecodeGraph::Options options = {}) {
   torch::NoGradGuard no_grad;
   const int64_t T = prompt.size(1), D = model.config().head_dim;
-  MixedKVCacheAttention eager(pattern, 1, T + steps, D, model.dtype(), model.device());
-  MixedKVCacheAttention graphed(pattern, 1, T + steps, D, model.dtype(), model.device());
-  auto logits_a = prefill_chunked(model, eager, prompt, chunk);
-  auto logits_b = prefill_chunked(model, graphed, prompt, chunk);
+  Decoder eager_decoder(model, pattern, T + steps, {.chunk = chunk});
+  Decoder graphed_decoder(model, pattern, T + steps, {.chunk = chunk});
+  MixedKVCacheAttention &eager = eager_decoder.cache(), &graphed = graphed_decoder.cache();
+  auto logits_a = eager_decoder.prefill(prompt).unsqueeze(1);
+  auto logits_b = graphed_decoder.prefill(prompt).unsqueeze(1);
   DecodeGraph graph(model, graphed, options);
   DecodeComparison r;
   for (int64_t i = 0; i < steps; ++i) {
@@ -252,8 +262,8 @@ TEST(MixedKVCache, CudaGraphDecodingEqualsTheOrdinaryPath) {
   kernels::set_launch_overlap(saved_overlap);
 }
 
-// generate_greedy on a GPU (a static cache and a CUDA graph) against eager decoding over a
-// dense cache on the same model, in float32: the same tokens.
+// generate_greedy on a GPU (steps replayed from a CUDA graph) against a Decoder stepping through
+// the ordinary forward on the same model, in float32: the same tokens.
 TEST(MixedKVCache, GenerateOnCudaDecodesFromAGraphLikeTheEagerLoop) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
@@ -271,10 +281,10 @@ TEST(MixedKVCache, GenerateOnCudaDecodesFromAGraphLikeTheEagerLoop) {
   opt.stop_at_eos = false;
   const auto got = generate_greedy(model, prompt, opt).tokens;
 
-  KVCacheAttention dense(static_cast<int>(cfg.num_hidden_layers));
-  auto ids = at::tensor(prompt, at::kLong).unsqueeze(0).to(model.device());
-  auto logits = prefill_chunked(model, dense, ids, /*chunk=*/30);
-  EXPECT_EQ(got, decode_greedy(model, dense, logits, 30, 24));
+  Decoder eager(model, Decoder::dense_pattern(cfg), 30 + 24, {.cuda_graph = false});
+  EXPECT_EQ(eager.graph(), nullptr);
+  auto logits = eager.prefill(at::tensor(prompt, at::kLong).unsqueeze(0));
+  EXPECT_EQ(got, eager.greedy(logits, 24));
 }
 
 }  // namespace

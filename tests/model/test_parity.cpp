@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "model/checkpoint.h"
-#include "model/generate.h"
+#include "model/decoder.h"
 #include "model/llama.h"
 #include "model/rope.h"
 #include "model_test_util.h"
@@ -103,14 +103,15 @@ TEST(ModelAttention, KVCacheChunksMatchFullAttention) {
   at::Tensor want = model.forward(ids, full).logits;
   // Prefill 7 tokens, a chunk of 9 (queries behind earlier keys: the bottom-right mask), then
   // single decode steps.
-  KVCacheAttention cache(static_cast<int>(model.config().num_hidden_layers));
+  MixedKVCacheAttention cache(Decoder::dense_pattern(model.config()), 2, 20, model.config().head_dim, at::kFloat,
+                              at::kCPU);
   std::vector<at::Tensor> parts;
   int64_t pos = 0;
   for (int64_t n : {7, 9, 1, 1, 1, 1}) {
     parts.push_back(model.forward(ids.narrow(1, pos, n), cache, pos).logits);
     pos += n;
   }
-  EXPECT_EQ(cache.length(0), 20);
+  EXPECT_EQ(cache.length(), 20);
   EXPECT_LE(max_diff(at::cat(parts, 1), want), 1e-5);
 }
 

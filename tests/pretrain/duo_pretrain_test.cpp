@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/generate.h"
+#include "model/decoder.h"
 #include "model/llama.h"
 #include "file_limit.h"
 #include "scratch.h"

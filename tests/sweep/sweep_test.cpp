@@ -16,7 +16,7 @@
 #include "analysis/pattern.h"
 #include "analysis/sweep.h"
 #include "analysis/sweep_hdf5.h"
-#include "model/generate.h"
+#include "model/decoder.h"
 #include "model/llama.h"
 #include "model/mixed_kv_cache.h"
 #include "model/model_config.h"
