@@ -187,6 +187,129 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_weights() cons
 
 at::Tensor LlamaModel::embed(const at::Tensor& ids) const { return at::embedding(embed_tokens_, ids); }
 
+// How a layer's pieces run. The layer body (LlamaModel::body) is written once over this: the
+// eager ops, differentiable, for whole sequences and chunks (EagerKernels), or the decode
+// kernels for one token at a device position (DecodeKernels), which fold each residual add into
+// the next norm and, with fused_matvec, the norm into the projections' launch.
+class LlamaModel::LayerKernels {
+ public:
+  virtual ~LayerKernels() = default;
+  // The residual stream h + delta (delta undefined: h alone), and the rotated q [B, Hq, T, D],
+  // k and v [B, Hkv, T, D] of its norm.
+  struct AttentionIn {
+    at::Tensor h, q, k, v;
+  };
+  virtual AttentionIn attention_in(const Layer& l, const at::Tensor& h, const at::Tensor& delta) const = 0;
+  virtual at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const = 0;
+  // h + o and the MLP's input: its gate and up projections, or their SwiGLU (act).
+  virtual LayerBody mlp_in(const Layer& l, const at::Tensor& h, const at::Tensor& o) const = 0;
+};
+
+namespace {
+
+class EagerKernels : public LlamaModel::LayerKernels {
+ public:
+  EagerKernels(const ModelConfig& cfg, RopeCosSin cs) : cfg_(cfg), cs_(std::move(cs)) {}
+  AttentionIn attention_in(const LlamaModel::Layer& l, const at::Tensor& h_in, const at::Tensor& delta) const override {
+    const at::Tensor h = delta.defined() ? h_in + delta : h_in;
+    const int64_t B = h.size(0), T = h.size(1), D = cfg_.head_dim;
+    const at::Tensor x = rms_norm(h, l.input_norm, cfg_.rms_norm_eps);
+    at::Tensor q = linear(x, l.wq, l.bq).view({B, T, cfg_.num_attention_heads, D});
+    at::Tensor k = linear(x, l.wk, l.bk).view({B, T, cfg_.num_key_value_heads, D});
+    at::Tensor v = linear(x, l.wv, l.bv).view({B, T, cfg_.num_key_value_heads, D}).transpose(1, 2);
+    if (cfg_.qk_norm) {
+      q = rms_norm(q, l.q_norm, cfg_.rms_norm_eps);
+      k = rms_norm(k, l.k_norm, cfg_.rms_norm_eps);
+    }
+    return {h, rope_apply(q.transpose(1, 2), cs_), rope_apply(k.transpose(1, 2), cs_), v};
+  }
+  at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const override {
+    return linear(x, w, b);
+  }
+  LlamaModel::LayerBody mlp_in(const LlamaModel::Layer& l, const at::Tensor& h_in, const at::Tensor& o) const override {
+    const at::Tensor h = h_in + o;
+    const at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
+    return {h, linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up), {}};
+  }
+
+ private:
+  const ModelConfig& cfg_;
+  RopeCosSin cs_;
+};
+
+// kernels/decode_ops.h and kernels/matvec.h: fused kernels on CUDA that round like the eager
+// ops, the eager ops themselves on the CPU.
+class DecodeKernels : public LlamaModel::LayerKernels {
+ public:
+  DecodeKernels(const ModelConfig& cfg, RopeCosSin cs, bool fused_matvec)
+      : cfg_(cfg), cs_(std::move(cs)), fused_(fused_matvec) {}
+  AttentionIn attention_in(const LlamaModel::Layer& l, const at::Tensor& h_in, const at::Tensor& delta) const override {
+    const int64_t B = h_in.size(0), D = cfg_.head_dim;
+    const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
+    const double eps = cfg_.rms_norm_eps;
+    // With fused_matvec the norm, and RoPE unless per-head q/k norms come between, run inside
+    // the projections' launch.
+    const bool rope_in_matvec = fused_ && !cfg_.qk_norm;
+    at::Tensor h, q, k, v;
+    if (fused_) {
+      const kernels::OutputRope rope{cs_.cos, cs_.sin, D};
+      auto qkv = kernels::norm_matvec(h_in, {delta, l.input_norm, eps}, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}},
+                                      rope_in_matvec ? &rope : nullptr);
+      h = qkv.h, q = qkv.out[0], k = qkv.out[1], v = qkv.out[2];
+    } else {
+      kernels::AddRmsNorm n = kernels::add_rms_norm(h_in, delta, l.input_norm, eps);
+      h = n.h;
+      q = linear(n.y, l.wq, l.bq), k = linear(n.y, l.wk, l.bk), v = linear(n.y, l.wv, l.bv);
+    }
+    v = v.view({B, 1, Hkv, D}).transpose(1, 2);
+    if (rope_in_matvec) return {h, q.view({B, Hq, 1, D}), k.view({B, Hkv, 1, D}), v};
+    q = q.view({B, 1, Hq, D});
+    k = k.view({B, 1, Hkv, D});
+    if (cfg_.qk_norm) {
+      q = kernels::add_rms_norm(q, {}, l.q_norm, eps).y;
+      k = kernels::add_rms_norm(k, {}, l.k_norm, eps).y;
+    }
+    auto [qr, kr] = kernels::rope_qk(q, k, cs_.cos, cs_.sin);
+    return {h, qr, kr, v};
+  }
+  at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const override {
+    return fused_ ? kernels::matvec(x, {{w, b}})[0] : linear(x, w, b);
+  }
+  LlamaModel::LayerBody mlp_in(const LlamaModel::Layer& l, const at::Tensor& h, const at::Tensor& o) const override {
+    const double eps = cfg_.rms_norm_eps;
+    if (fused_) {
+      auto mlp = kernels::norm_matvec_swiglu(h, {o, l.post_attention_norm, eps}, {l.w_gate, l.b_gate}, {l.w_up, l.b_up});
+      return {mlp.h, {}, {}, mlp.out[0]};
+    }
+    kernels::AddRmsNorm n = kernels::add_rms_norm(h, o, l.post_attention_norm, eps);
+    return {n.h, {}, {}, kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up))};
+  }
+
+ private:
+  const ModelConfig& cfg_;
+  RopeCosSin cs_;
+  bool fused_;
+};
+
+}  // namespace
+
+LlamaModel::LayerBody LlamaModel::body(int layer, const at::Tensor& h, const at::Tensor& delta, Attention& attn,
+                                       int64_t start_pos, const at::Tensor* position, const LayerKernels& kernels,
+                                       int64_t rows_from) const {
+  const Layer& l = layers_.at(layer);
+  LayerKernels::AttentionIn in = kernels.attention_in(l, h, delta);
+  AttentionInput attention_input{layer, in.q, in.k, in.v, start_pos};
+  attention_input.position = position;
+  const at::Tensor a = attn.forward(attention_input);  // [B, Hq, T, D]
+  const int64_t B = in.h.size(0), T = in.h.size(1);
+  if (rows_from < 0 || rows_from >= T) throw std::invalid_argument("layer_body: rows_from outside the sequence");
+  const int64_t rows = T - rows_from;
+  const at::Tensor o = kernels.project(
+      a.transpose(1, 2).narrow(1, rows_from, rows).reshape({B, rows, cfg_.num_attention_heads * cfg_.head_dim}), l.wo,
+      l.bo);
+  return kernels.mlp_in(l, in.h.narrow(1, rows_from, rows), o);
+}
+
 at::Tensor LlamaModel::layer_forward(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn,
                                      int64_t rows_from) const {
   return layer_output(layer, layer_body(layer, hidden, start_pos, attn, rows_from));
@@ -199,30 +322,8 @@ at::Tensor LlamaModel::layer_output(int layer, const LayerBody& body) const {
 
 LlamaModel::LayerBody LlamaModel::layer_body(int layer, const at::Tensor& hidden, int64_t start_pos,
                                              Attention& attn, int64_t rows_from) const {
-  const Layer& l = layers_.at(layer);
-  const int64_t B = hidden.size(0), T = hidden.size(1), D = cfg_.head_dim;
-  const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
-
-  at::Tensor x = rms_norm(hidden, l.input_norm, cfg_.rms_norm_eps);
-  at::Tensor q = linear(x, l.wq, l.bq).view({B, T, Hq, D});
-  at::Tensor k = linear(x, l.wk, l.bk).view({B, T, Hkv, D});
-  at::Tensor v = linear(x, l.wv, l.bv).view({B, T, Hkv, D}).transpose(1, 2);
-  if (cfg_.qk_norm) {
-    q = rms_norm(q, l.q_norm, cfg_.rms_norm_eps);
-    k = rms_norm(k, l.k_norm, cfg_.rms_norm_eps);
-  }
-  const RopeCosSin cs = rope_cos_sin(inv_freq_, start_pos, T, hidden.scalar_type());
-  q = rope_apply(q.transpose(1, 2), cs);
-  k = rope_apply(k.transpose(1, 2), cs);
-
-  at::Tensor a = attn.forward({layer, q, k, v, start_pos});  // [B, Hq, T, D]
-  if (rows_from < 0 || rows_from >= T) throw std::invalid_argument("layer_body: rows_from outside the sequence");
-  const int64_t rows = T - rows_from;
-  at::Tensor h = hidden.narrow(1, rows_from, rows) +
-                 linear(a.transpose(1, 2).narrow(1, rows_from, rows).reshape({B, rows, Hq * D}), l.wo, l.bo);
-
-  at::Tensor y = rms_norm(h, l.post_attention_norm, cfg_.rms_norm_eps);
-  return {h, linear(y, l.w_gate, l.b_gate), linear(y, l.w_up, l.b_up)};
+  const EagerKernels kernels(cfg_, rope_cos_sin(inv_freq_, start_pos, hidden.size(1), hidden.scalar_type()));
+  return body(layer, hidden, {}, attn, start_pos, nullptr, kernels, rows_from);
 }
 
 at::Tensor LlamaModel::final_norm(const at::Tensor& hidden) const { return rms_norm(hidden, norm_, cfg_.rms_norm_eps); }
@@ -244,65 +345,17 @@ LlamaModel::Output LlamaModel::forward(const at::Tensor& ids, Attention& attn, i
 LlamaModel::Output LlamaModel::decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position,
                                            int64_t start_pos, bool logits, bool fused_matvec) const {
   if (ids.dim() != 2 || ids.size(1) != 1) throw std::invalid_argument("decode_step: ids must be [B, 1]");
-  const int64_t B = ids.size(0), D = cfg_.head_dim;
-  const int64_t Hq = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads;
-  const double eps = cfg_.rms_norm_eps;
   const at::Tensor pos = position.reshape({1});
-  const RopeCosSin cs = rope_cos_sin_at(inv_freq_, pos, dtype());
-
-  auto project = [&](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-    return fused_matvec ? kernels::matvec(x, {{w, b}})[0] : linear(x, w, b);
-  };
-
-  // layer_forward with the residual adds folded into the next norm: h holds the residual
-  // stream, delta what the last block adds to it.
+  const DecodeKernels kernels(cfg_, rope_cos_sin_at(inv_freq_, pos, dtype()), fused_matvec);
+  // The residual stream is h + delta: each layer's last add is folded into the next norm.
   at::Tensor h = embed(ids), delta;
   for (int i = 0; i < static_cast<int>(layers_.size()); ++i) {
-    const Layer& l = layers_[i];
-    // With fused_matvec the norm, and RoPE unless per-head q/k norms come between, run inside
-    // the projections' launch.
-    at::Tensor q, k, v, qr, kr;
-    const bool rope_in_matvec = fused_matvec && !cfg_.qk_norm;
-    if (fused_matvec) {
-      const kernels::OutputRope rope{cs.cos, cs.sin, D};
-      auto qkv = kernels::norm_matvec(h, {delta, l.input_norm, eps}, {{l.wq, l.bq}, {l.wk, l.bk}, {l.wv, l.bv}},
-                                      rope_in_matvec ? &rope : nullptr);
-      h = qkv.h, q = qkv.out[0], k = qkv.out[1], v = qkv.out[2];
-    } else {
-      kernels::AddRmsNorm n = kernels::add_rms_norm(h, delta, l.input_norm, eps);
-      h = n.h;
-      q = linear(n.y, l.wq, l.bq), k = linear(n.y, l.wk, l.bk), v = linear(n.y, l.wv, l.bv);
-    }
-    v = v.view({B, 1, Hkv, D}).transpose(1, 2);
-    if (rope_in_matvec) {
-      qr = q.view({B, Hq, 1, D});
-      kr = k.view({B, Hkv, 1, D});
-    } else {
-      q = q.view({B, 1, Hq, D});
-      k = k.view({B, 1, Hkv, D});
-      if (cfg_.qk_norm) {
-        q = kernels::add_rms_norm(q, {}, l.q_norm, eps).y;
-        k = kernels::add_rms_norm(k, {}, l.k_norm, eps).y;
-      }
-      std::tie(qr, kr) = kernels::rope_qk(q, k, cs.cos, cs.sin);
-    }
-    AttentionInput in{i, qr, kr, v, start_pos};
-    in.position = &pos;
-    at::Tensor a = attn.forward(in);  // [B, Hq, 1, D]
-    at::Tensor o = project(a.transpose(1, 2).reshape({B, 1, Hq * D}), l.wo, l.bo);
-    at::Tensor act;
-    if (fused_matvec) {
-      auto mlp = kernels::norm_matvec_swiglu(h, {o, l.post_attention_norm, eps}, {l.w_gate, l.b_gate}, {l.w_up, l.b_up});
-      h = mlp.h, act = mlp.out[0];
-    } else {
-      kernels::AddRmsNorm n = kernels::add_rms_norm(h, o, l.post_attention_norm, eps);
-      h = n.h;
-      act = kernels::silu_mul(linear(n.y, l.w_gate, l.b_gate), linear(n.y, l.w_up, l.b_up));
-    }
-    delta = project(act, l.w_down, l.b_down);
+    LayerBody b = body(i, h, delta, attn, start_pos, &pos, kernels, 0);
+    h = b.h;
+    delta = kernels.project(b.act, layers_[i].w_down, layers_[i].b_down);
   }
   Output out;
-  out.hidden = kernels::add_rms_norm(h, delta, norm_, eps).y;
+  out.hidden = kernels::add_rms_norm(h, delta, norm_, cfg_.rms_norm_eps).y;
   if (logits) out.logits = fused_matvec && lm_head_.defined() ? kernels::matvec(out.hidden, {{lm_head_, {}}})[0]
                                                                : lm_head(out.hidden);
   return out;

@@ -58,6 +58,7 @@ class LlamaModel {
   // the down projection (from gate, up and W_down), not their outputs.
   struct LayerBody {
     at::Tensor h, gate, up;
+    at::Tensor act;  // silu(gate) · up instead of gate and up, from the decode kernels (decode_step)
   };
   LayerBody layer_body(int layer, const at::Tensor& hidden, int64_t start_pos, Attention& attn,
                        int64_t rows_from = 0) const;
@@ -82,7 +83,8 @@ class LlamaModel {
   // kernels/matvec.h (q, k, v in one launch, gate and up with SwiGLU in one, each with the norm
   // before it inside the same launch), which is
   // at::linear wherever its kernels do not apply (the CPU, batches above one); false: at::linear
-  // (cuBLAS) everywhere.
+  // (cuBLAS) everywhere. The layer body is forward()'s own, with these kernels in place of the
+  // eager ops (LayerKernels in llama.cpp), not a second forward pass.
   Output decode_step(const at::Tensor& ids, Attention& attn, const at::Tensor& position, int64_t start_pos,
                      bool logits = true, bool fused_matvec = true) const;
 
@@ -94,7 +96,15 @@ class LlamaModel {
   // them in place, and saving them gives a checkpoint that load() reads back.
   std::vector<std::pair<std::string, at::Tensor>> named_weights() const;
 
+  // How a layer's pieces run (llama.cpp): the eager ops, or the decode kernels.
+  class LayerKernels;
+
  private:
+  // The one layer body: hidden h + delta (delta undefined: h alone) through attention and up to
+  // the MLP's activation, each piece by `kernels`; position: a device position (decode_step).
+  LayerBody body(int layer, const at::Tensor& h, const at::Tensor& delta, Attention& attn, int64_t start_pos,
+                 const at::Tensor* position, const LayerKernels& kernels, int64_t rows_from) const;
+
   ModelConfig cfg_;
   at::Tensor embed_tokens_;  // [vocab, H]
   at::Tensor norm_;          // [H]
